@@ -1,0 +1,56 @@
+"""Shared fixtures: the real sample models, trained once per test session, and a CLI runner."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_DATA = ROOT / "sample_data"
+
+
+@pytest.fixture(scope="session")
+def sample_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Train the sample models with the same script ``make demo`` uses, into a temp folder."""
+    spec = importlib.util.spec_from_file_location("train_models", SAMPLE_DATA / "train_models.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("sample_models")
+    assert module.main(["--out", str(out)]) in (0, None)
+    return out
+
+
+@dataclass(frozen=True)
+class Run:
+    """The outcome of one real ``xai`` process."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_xai(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run ``python -m xai_cli ARGS`` in a subprocess, as a user would run ``xai``."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "xai_cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env=full_env,
+        timeout=600,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def xai():
+    """The CLI runner as a fixture."""
+    return run_xai

@@ -1,0 +1,382 @@
+"""The one place that recognises a model: its family, task, outputs, features and how to call it.
+
+Every backend talks to a model only through a :class:`ModelAdapter`, so the quirks of each library
+(where XGBoost keeps ``best_iteration``, how LightGBM marks categorical features, which CatBoost
+loss means "classifier") live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from xai_cli.errors import DataError, UnsupportedModelError, describe
+
+Family = Literal["xgboost", "lightgbm", "catboost", "sklearn_tree", "sklearn"]
+Task = Literal["regression", "binary", "multiclass"]
+
+CATBOOST_MISSING_CATEGORY = "nan"
+"""What a missing categorical value is passed to CatBoost as (``astype(str)`` of NaN)."""
+
+SKLEARN_TREE_CLASSES = frozenset(
+    {
+        "DecisionTreeClassifier",
+        "DecisionTreeRegressor",
+        "ExtraTreeClassifier",
+        "ExtraTreeRegressor",
+        "RandomForestClassifier",
+        "RandomForestRegressor",
+        "ExtraTreesClassifier",
+        "ExtraTreesRegressor",
+        "GradientBoostingClassifier",
+        "GradientBoostingRegressor",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModelAdapter:
+    """A uniform view of one model.
+
+    ``native`` is the object the library's own explanation functions take (an XGBoost/LightGBM
+    ``Booster``, a CatBoost model, a scikit-learn estimator). ``n_iterations`` is the number of
+    boosting rounds the model predicts with (after early stopping), or ``None`` when not a booster.
+    ``outputs`` labels the raw outputs: one label for regression and binary (the positive class),
+    one per class for multiclass.
+    """
+
+    family: Family
+    task: Task
+    model: Any
+    native: Any
+    model_class: str
+    feature_names: tuple[str, ...]
+    categorical_features: tuple[str, ...]
+    class_labels: tuple[str, ...]
+    n_iterations: int | None = None
+    objective: str = ""
+    feature_names_known: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    # ----- labels -----------------------------------------------------------------------------
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Labels of the raw outputs (columns of :meth:`predict_raw`)."""
+        if self.task == "multiclass":
+            return self.class_labels
+        if self.task == "binary":
+            return (self.class_labels[-1],)
+        return ("value",)
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task in ("binary", "multiclass")
+
+    @property
+    def raw_space(self) -> str:
+        """The space the raw output is in, used in SHAP units (``mean_abs_shap:<space>``)."""
+        if self.model_class == "GradientBoostingClassifier":
+            return "log_odds" if self.task == "binary" else "raw_class_score"
+        if self.family in ("sklearn_tree", "sklearn"):
+            return "probability" if self.is_classifier else "value"
+        if self.task == "binary":
+            return "log_odds"
+        if self.task == "multiclass":
+            return "raw_class_score"
+        return "raw_score"
+
+    def with_class_labels(self, labels: tuple[str, ...]) -> ModelAdapter:
+        """A copy that names the classes with the user's labels (e.g. from the target column)."""
+        return replace(self, class_labels=labels)
+
+    # ----- inputs -----------------------------------------------------------------------------
+    def typed_frame(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The features in model order, each column typed the way the library expects.
+
+        Raises :class:`DataError` naming the columns when a numeric feature holds text.
+        """
+        X = X.loc[:, list(self.feature_names)].copy()
+        bad: list[str] = []
+        for name in self.feature_names:
+            col = X[name]
+            if name in self.categorical_features:
+                if self.family == "catboost":
+                    X[name] = col.astype(object).where(col.notna(), CATBOOST_MISSING_CATEGORY)
+                    X[name] = X[name].astype(str)
+                elif not isinstance(col.dtype, pd.CategoricalDtype):
+                    X[name] = col.astype("category")
+            elif not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+                converted = pd.to_numeric(col, errors="coerce")
+                if (converted.isna() & col.notna()).any():
+                    bad.append(f"{name} (e.g. {col[converted.isna() & col.notna()].iloc[0]!r})")
+                X[name] = converted.astype(float)
+        if bad:
+            raise DataError(
+                "non-numeric values in columns the model needs as numbers: " + ", ".join(bad),
+                hint="clean or encode these columns the way the model was trained",
+            )
+        return X
+
+    def prepare(self, X: pd.DataFrame) -> Any:
+        """The input object the library predicts on: a DMatrix, a Pool, a frame or an array."""
+        X = self.typed_frame(X)
+        if self.family == "xgboost":
+            import xgboost as xgb
+
+            return xgb.DMatrix(X, enable_categorical=bool(self.categorical_features))
+        if self.family == "catboost":
+            from catboost import Pool
+
+            return Pool(X, cat_features=list(self.categorical_features) or None)
+        if self.family in ("sklearn_tree", "sklearn") and not self.feature_names_known:
+            return X.to_numpy(dtype=float)
+        return X
+
+    # ----- predictions ------------------------------------------------------------------------
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """Raw model output, shape (rows, outputs): the space native SHAP values sum to."""
+        data = self.prepare(X)
+        if self.family == "xgboost":
+            out = self.native.predict(
+                data, output_margin=True, iteration_range=(0, self.n_iterations or 0)
+            )
+        elif self.family == "lightgbm":
+            out = self.native.predict(data, raw_score=True, num_iteration=self.n_iterations)
+        elif self.family == "catboost":
+            out = self.native.predict(data, prediction_type="RawFormulaVal")
+        elif self.model_class == "GradientBoostingClassifier":
+            out = self.native.decision_function(data)  # what its trees (and TreeSHAP) add up to
+        elif self.is_classifier:
+            out = self.native.predict_proba(data)
+            out = out[:, 1] if self.task == "binary" else out
+        else:
+            out = self.native.predict(data)
+        return np.asarray(out, dtype=float).reshape(len(X), -1)
+
+    def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
+        """What a metric scores: class probabilities (rows, classes) or regression values."""
+        if self.family in ("sklearn_tree", "sklearn"):
+            data = self.prepare(X)
+            return np.asarray(
+                self.native.predict_proba(data) if self.is_classifier else self.native.predict(data)
+            )
+        if self.family == "catboost":
+            kind = "Probability" if self.is_classifier else None
+            data = self.prepare(X)
+            out = (
+                self.native.predict(data, prediction_type=kind)
+                if kind
+                else self.native.predict(data)
+            )
+            return np.asarray(out, dtype=float)
+        raw = self.predict_raw(X)
+        if self.task == "binary":
+            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            return np.column_stack([1.0 - p, p])
+        if self.task == "multiclass":
+            z = np.exp(raw - raw.max(axis=1, keepdims=True))
+            return z / z.sum(axis=1, keepdims=True)
+        if self.family == "lightgbm":
+            return np.asarray(
+                self.native.predict(self.prepare(X), num_iteration=self.n_iterations), dtype=float
+            )
+        return np.asarray(
+            self.native.predict(self.prepare(X), iteration_range=(0, self.n_iterations or 0)),
+            dtype=float,
+        )
+
+
+# ----- recognition ------------------------------------------------------------------------------
+def _generic_names(n: int) -> tuple[str, ...]:
+    return tuple(f"f{i}" for i in range(n))
+
+
+def _class_labels(model: Any, n_classes: int) -> tuple[str, ...]:
+    classes = getattr(model, "classes_", None)
+    if classes is not None and len(np.asarray(classes)) == n_classes:
+        return tuple(str(c) for c in np.asarray(classes))
+    return tuple(str(i) for i in range(n_classes))
+
+
+def _xgboost(model: Any) -> ModelAdapter:
+    import xgboost as xgb
+
+    booster = model.get_booster() if isinstance(model, xgb.XGBModel) else model
+    config = json.loads(booster.save_config())["learner"]
+    objective = config["objective"]["name"]
+    if config.get("gradient_booster", {}).get("name") == "gblinear":
+        raise UnsupportedModelError(
+            "XGBoost gblinear models are linear, not trees; xai explains tree boosters",
+            hint="use a gbtree or dart booster",
+        )
+    n_class = int(config["learner_model_param"].get("num_class", "0") or 0)
+    if objective.startswith("binary:"):
+        task: Task = "binary"
+        labels = _class_labels(model, 2)
+    elif objective.startswith("multi:"):
+        task, labels = "multiclass", _class_labels(model, n_class)
+    else:
+        task, labels = "regression", ()
+    names = booster.feature_names
+    n_features = booster.num_features()
+    types = booster.feature_types or ["float"] * n_features
+    feature_names = tuple(names) if names else _generic_names(n_features)
+    categorical = tuple(n for n, t in zip(feature_names, types, strict=True) if t == "c")
+    best = booster.attributes().get("best_iteration")
+    rounds = int(best) + 1 if best is not None else booster.num_boosted_rounds()
+    notes = []
+    if best is not None and rounds < booster.num_boosted_rounds():
+        notes.append(
+            f"early stopping: using the first {rounds} of {booster.num_boosted_rounds()} rounds"
+        )
+    return ModelAdapter(
+        family="xgboost",
+        task=task,
+        model=model,
+        native=booster,
+        model_class=type(model).__name__,
+        feature_names=feature_names,
+        categorical_features=categorical,
+        class_labels=labels,
+        n_iterations=rounds,
+        objective=objective,
+        feature_names_known=bool(names),
+        notes=tuple(notes),
+    )
+
+
+def _lightgbm(model: Any) -> ModelAdapter:
+    import lightgbm as lgb
+
+    booster = model.booster_ if isinstance(model, lgb.LGBMModel) else model
+    dump = booster.dump_model(num_iteration=-1)
+    objective = str(dump.get("objective", "")).split(" ")[0]
+    per_iter = booster.num_model_per_iteration()
+    if objective in ("binary", "cross_entropy", "xentropy"):
+        task: Task = "binary"
+        labels = _class_labels(model, 2)
+    elif objective in ("multiclass", "softmax", "multiclassova", "multiclass_ova", "ova", "ovr"):
+        task, labels = "multiclass", _class_labels(model, per_iter)
+    else:
+        task, labels = "regression", ()
+    names = tuple(booster.feature_name())
+    infos = dump.get("feature_infos", {})
+    categorical = tuple(n for n in names if isinstance(infos.get(n), dict) and infos[n]["values"])
+    total = booster.num_trees() // max(per_iter, 1)
+    best = booster.best_iteration if booster.best_iteration and booster.best_iteration > 0 else None
+    rounds = best or total
+    notes = [f"early stopping: using the first {rounds} of {total} rounds"] if best else []
+    if any(n.startswith("Column_") for n in names):
+        notes.append("the model has no feature names; columns are matched by position")
+    return ModelAdapter(
+        family="lightgbm",
+        task=task,
+        model=model,
+        native=booster,
+        model_class=type(model).__name__,
+        feature_names=names,
+        categorical_features=categorical,
+        class_labels=labels,
+        n_iterations=rounds,
+        objective=objective,
+        feature_names_known=not any(n.startswith("Column_") for n in names),
+        notes=tuple(notes),
+    )
+
+
+def _catboost(model: Any) -> ModelAdapter:
+    loss = str(model.get_all_params().get("loss_function", "RMSE")).split(":")[0]
+    names = tuple(model.feature_names_)
+    categorical = tuple(names[i] for i in model.get_cat_feature_indices())
+    if loss in ("Logloss", "CrossEntropy"):
+        task: Task = "binary"
+        labels = _class_labels(model, 2)
+    elif loss in ("MultiClass", "MultiClassOneVsAll"):
+        dims = int(model.get_all_params().get("classes_count", 0) or 0) or len(model.classes_)
+        task, labels = "multiclass", _class_labels(model, dims)
+    else:
+        task, labels = "regression", ()
+    return ModelAdapter(
+        family="catboost",
+        task=task,
+        model=model,
+        native=model,
+        model_class=type(model).__name__,
+        feature_names=names,
+        categorical_features=categorical,
+        class_labels=labels,
+        n_iterations=model.tree_count_,
+        objective=loss,
+    )
+
+
+def _sklearn(model: Any) -> ModelAdapter:
+    from sklearn.base import is_classifier
+
+    n_features = getattr(model, "n_features_in_", None)
+    if n_features is None:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} is not a fitted scikit-learn estimator",
+            hint="fit the model before saving it",
+        )
+    names = getattr(model, "feature_names_in_", None)
+    feature_names = (
+        tuple(str(n) for n in names) if names is not None else _generic_names(n_features)
+    )
+    notes: list[str] = []
+    name = type(model).__name__
+    family: Family = "sklearn_tree" if name in SKLEARN_TREE_CLASSES else "sklearn"
+    if name == "Pipeline":
+        notes.append(
+            "the model is a scikit-learn Pipeline: it is explained as a black box over its input "
+            "columns (model-agnostic methods only); explaining through its preprocessing is not "
+            "supported yet"
+        )
+    if is_classifier(model):
+        n_classes = len(model.classes_)
+        task: Task = "binary" if n_classes == 2 else "multiclass"
+        labels = _class_labels(model, n_classes)
+    else:
+        task, labels = "regression", ()
+    return ModelAdapter(
+        family=family,
+        task=task,
+        model=model,
+        native=model,
+        model_class=name,
+        feature_names=feature_names,
+        categorical_features=(),
+        class_labels=labels,
+        feature_names_known=names is not None,
+        notes=tuple(notes),
+    )
+
+
+def adapt(model: Any) -> ModelAdapter:
+    """Recognise a loaded model object. Raises :class:`UnsupportedModelError` for anything else."""
+    module = type(model).__module__.split(".")[0]
+    try:
+        if module == "xgboost":
+            return _xgboost(model)
+        if module == "lightgbm":
+            return _lightgbm(model)
+        if module == "catboost":
+            return _catboost(model)
+        if module == "sklearn" and hasattr(model, "predict"):
+            return _sklearn(model)
+    except UnsupportedModelError:
+        raise
+    except Exception as exc:  # a half-initialised or unfitted model object
+        raise UnsupportedModelError(
+            f"could not read the {type(model).__name__} model",
+            cause=describe(exc),
+            hint="check that the model was fitted before it was saved",
+        ) from exc
+    raise UnsupportedModelError(
+        f"{type(model).__module__}.{type(model).__name__} is not a supported model",
+        hint="xai explains XGBoost, LightGBM, CatBoost and scikit-learn models",
+    )

@@ -1,0 +1,42 @@
+"""The ``xai`` command line. This package is the only one that imports typer and rich."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from xai_cli import __version__
+from xai_cli.cli import explain as _explain
+from xai_cli.cli import methods as _methods
+
+app = typer.Typer(
+    name="xai",
+    help="Run every explanation method that applies to a tabular model, side by side, and "
+    "measure how far they agree.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("explain")(_explain.explain_command)
+app.command("methods")(_methods.methods_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"xai-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """xai: explanation methods side by side."""
+
+
+def main() -> None:
+    """Console-script entry point (``xai`` and ``python -m xai_cli``)."""
+    sys.exit(app())

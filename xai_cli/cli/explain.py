@@ -1,0 +1,104 @@
+"""``xai explain MODEL DATA``: every applicable method on one model, reports and a summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from xai_cli.cli.console import print_summary
+from xai_cli.cli.errors import error_boundary, print_error
+from xai_cli.engine import ExplainRequest, explain
+from xai_cli.errors import UsageError
+from xai_cli.reports.document import build_document, ok_methods
+from xai_cli.reports.writer import parse_formats, write_reports
+
+OUTPUT_FORMATS = ("table", "json", "none")
+
+
+def _split(values: list[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def explain_command(
+    model: Path = typer.Argument(
+        ..., help="Model file: .pkl/.pickle/.joblib, .json/.ubj, .txt, .cbm"
+    ),
+    data: Path = typer.Argument(..., help="Data file: .csv or .parquet"),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        "-t",
+        help="Label column; methods that need labels are skipped without it.",
+    ),
+    methods: str = typer.Option(
+        "auto", "--methods", "-m", help="Comma-separated method ids, or 'auto' for all that apply."
+    ),
+    out: Path = typer.Option(Path("xai-report"), "--out", "-o", help="Folder for the reports."),
+    formats: str = typer.Option(
+        "all", "--format", "-f", help="Report files to write: json,csv,md,html or all."
+    ),
+    top_k: int = typer.Option(5, "--top-k", help="k for top-k overlap and consensus."),
+    max_rows: int | None = typer.Option(
+        None, "--max-rows", help="Explain a seeded sample of at most N rows (stratified by target)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for sampling and permutations."),
+    drop: list[str] = typer.Option(
+        [], "--drop", help="Columns to leave out (repeat or comma-separate)."
+    ),
+    trust_model: bool = typer.Option(
+        False, "--trust-model", help="Load pickles with a full unpickler (runs any code in them)."
+    ),
+    output_format: str = typer.Option(
+        "table", "--output-format", help="What stdout shows: table, json (the report) or none."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """Explain MODEL on DATA with every applicable method and write comparison reports."""
+    err = Console(stderr=True, quiet=quiet)
+    with error_boundary(debug):
+        if output_format not in OUTPUT_FORMATS:
+            raise UsageError(
+                f"unknown --output-format '{output_format}'",
+                hint=f"use one of: {', '.join(OUTPUT_FORMATS)}",
+            )
+        chosen_formats = parse_formats(formats)
+        if trust_model:
+            err.print(
+                f"[yellow]warning:[/] --trust-model: {model} is loaded with a full unpickler and "
+                "can run any code in it",
+                highlight=False,
+            )
+        request = ExplainRequest(
+            model_path=str(model),
+            data_path=str(data),
+            target=target,
+            methods=_split([methods]) or ("auto",),
+            max_rows=max_rows,
+            seed=seed,
+            top_k=top_k,
+            trust_model=trust_model,
+            drop=_split(drop),
+        )
+        with err.status("explaining…") as status:
+            result = explain(request, progress=lambda msg: status.update(msg))
+        doc = build_document(result)
+        paths = write_reports(doc, out, chosen_formats)
+        if output_format == "table":
+            print_summary(doc, Console())
+        elif output_format == "json":
+            typer.echo(json.dumps(doc, indent=2, allow_nan=False))
+        for note in doc["provenance"]["notes"]:
+            err.print(f"note: {note}", highlight=False)
+        err.print(f"reports written to {out}/: {', '.join(p.name for p in paths)}", highlight=False)
+        if not ok_methods(doc):
+            print_error(
+                "nothing-computed",
+                "no method produced a result",
+                "; ".join(f"{m['method']}: {m['reason']}" for m in doc["methods"])[:500] or None,
+                "see the report for each method's reason; `xai methods MODEL` lists what applies",
+            )
+            raise typer.Exit(2)

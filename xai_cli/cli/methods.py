@@ -1,0 +1,63 @@
+"""``xai methods MODEL``: which backends apply to a model, and why the others do not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from xai_cli.adapters import adapt
+from xai_cli.cli.errors import error_boundary
+from xai_cli.explainers import REGISTRY
+from xai_cli.io.models import load_model
+
+
+def methods_command(
+    model: Path = typer.Argument(..., help="Model file to check the methods against."),
+    trust_model: bool = typer.Option(False, "--trust-model", help="Full unpickler (runs code)."),
+    output_format: str = typer.Option("table", "--output-format", help="table or json."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+) -> None:
+    """List every method, whether it applies to MODEL, and why not."""
+    with error_boundary(debug):
+        adapter = adapt(load_model(model, trust=trust_model).obj)
+        rows = []
+        for explainer in REGISTRY.values():
+            support = explainer.supports(adapter)
+            rows.append(
+                {
+                    "method": explainer.name,
+                    "applies": support.ok,
+                    "needs_target": explainer.needs_target,
+                    "reason": support.reason or None,
+                    "description": explainer.description,
+                }
+            )
+        if output_format == "json":
+            payload = {
+                "model": str(model),
+                "family": adapter.family,
+                "task": adapter.task,
+                "methods": rows,
+            }
+            typer.echo(json.dumps(payload, indent=2))
+            return
+        table = Table(
+            title=f"{model}: {adapter.model_class} ({adapter.family}, {adapter.task})",
+            title_justify="left",
+        )
+        for column in ("method", "applies", "needs --target", "why not / what"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row["method"],
+                "[green]yes[/]" if row["applies"] else "[red]no[/]",
+                "yes" if row["needs_target"] else "",
+                row["reason"] or row["description"],
+            )
+        Console().print(table)
+        for note in adapter.notes:
+            Console(stderr=True).print(f"note: {note}", highlight=False)

@@ -1,0 +1,45 @@
+"""scikit-learn's impurity importance: ``feature_importances_`` of trees and forests.
+
+Mean decrease in impurity over the training data, normalised by scikit-learn to sum to 1. Known to
+favour high-cardinality features (shared/reference/evaluation_methods.md §7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xai_cli.adapters import ModelAdapter
+from xai_cli.explainers.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.results import POOLED, ImportanceTable
+
+
+@dataclass(frozen=True)
+class SklearnImpurity:
+    """``feature_importances_`` of a fitted scikit-learn tree model."""
+
+    name: str = "sklearn.impurity"
+    library: str = "scikit-learn"
+    needs_target: bool = False
+    description: str = "scikit-learn feature_importances_ (mean decrease in impurity), sums to 1"
+
+    def supports(self, adapter: ModelAdapter) -> Support:
+        if adapter.family != "sklearn_tree":
+            return unsupported(
+                f"needs a scikit-learn tree or forest, this is {adapter.model_class}"
+            )
+        return SUPPORTED
+
+    def explain(self, ctx: ExplainContext) -> ImportanceTable:
+        values = np.asarray(ctx.adapter.native.feature_importances_, dtype=float)
+        return ImportanceTable(
+            method=self.name,
+            unit="impurity_decrease:normalised",
+            features=ctx.adapter.feature_names,
+            outputs=(POOLED,),
+            values=values.reshape(-1, 1),
+        )
+
+
+EXPLAINERS = (SklearnImpurity(),)
