@@ -1,0 +1,267 @@
+"""The ``xai run`` config file: strict pydantic models, the JSON Schema and the error type.
+
+A config is YAML with a ``schema_version``, an ``output`` section, shared ``defaults`` and a list of
+``jobs``; each entry of ``jobs`` is either one job (a model and a dataset) or a ``matrix`` that
+pairs every listed model with every listed dataset. Every model forbids unknown keys and is strict
+about types (``"5"`` is not a number), because a typo in a config should fail loudly, before
+anything runs, rather than be silently ignored.
+
+These models only describe the file's shape. Reading YAML, pointing errors at lines, resolving
+paths and environment variables, checking files and building the job list happen in
+:mod:`xai_cli.config_load`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from xai_cli.errors import XaiError
+from xai_cli.explainers import REGISTRY
+from xai_cli.reports.writer import FORMAT_ALIASES, FORMATS
+
+CONFIG_SCHEMA_VERSION = 1
+"""The one ``schema_version`` this release reads."""
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
+"""Job names become folder names: letters, digits, ``.``, ``_``, ``-``; no leading dot."""
+
+MODEL_FORMATS = ("auto", "pickle", "xgboost", "lightgbm", "catboost")
+
+
+Loc = tuple[str | int, ...]
+"""A key path in the config: ``("jobs", 2, "methods", 0)``."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config, at a key path (its line is looked up when reported)."""
+
+    loc: Loc
+    message: str
+
+
+def dotted(loc: Loc) -> str:
+    """``("jobs", 2, "methods", 0)`` -> ``jobs[2].methods[0]``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+class ConfigError(XaiError):
+    """The config file cannot be read or has problems; nothing has run.
+
+    ``problems`` holds one line per problem (``file:line key.path: message``); the message lists
+    them all, so the CLI prints every problem at once.
+    """
+
+    code = "config"
+    default_hint = "`xai schema` prints the config's JSON Schema, `xai init` a commented example"
+
+    def __init__(self, message: str, problems: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.problems = problems
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_method(name: str) -> str:
+    if name == "auto" or name in REGISTRY:
+        return name
+    raise PydanticCustomError(
+        "unknown_method",
+        "unknown method '{name}'{hint}",
+        {"name": name, "hint": _suggest(name, [*REGISTRY, "auto"])},
+    )
+
+
+def _check_format(name: str) -> str:
+    if name in FORMATS or name in FORMAT_ALIASES or name == "all":
+        return name
+    raise PydanticCustomError(
+        "unknown_format",
+        "unknown report format '{name}'{hint}",
+        {"name": name, "hint": _suggest(name, [*FORMATS, "all"])},
+    )
+
+
+MethodName = Annotated[
+    str,
+    AfterValidator(_check_method),
+    WithJsonSchema({"type": "string", "enum": ["auto", *REGISTRY]}),
+]
+FormatName = Annotated[
+    str,
+    AfterValidator(_check_format),
+    WithJsonSchema({"type": "string", "enum": [*FORMATS, *FORMAT_ALIASES, "all"]}),
+]
+JobName = Annotated[str, Field(pattern=NAME_PATTERN)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+
+def _path_shorthand(value: Any) -> Any:
+    """``model: file.joblib`` means ``model: {path: file.joblib}`` (same for ``data``)."""
+    if isinstance(value, str):
+        return {"path": value}
+    if value is not None and not isinstance(value, dict | BaseModel):
+        raise PydanticCustomError(
+            "path_or_mapping",
+            "expected a file path or a mapping with a 'path' key, got {kind}",
+            {"kind": type(value).__name__},
+        )
+    return value
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, no type coercion, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ModelDefaults(Strict):
+    """Model settings that ``defaults`` may share across jobs."""
+
+    format: Literal["auto", "pickle", "xgboost", "lightgbm", "catboost"] = Field(
+        "auto",
+        description="Checked against the file's extension (the extension decides how it loads).",
+    )
+    trust: bool = Field(
+        False, description="Load a pickle with a full unpickler (it can run code): trusted only."
+    )
+
+
+class ModelSpec(ModelDefaults):
+    """One model file."""
+
+    path: str = Field(description="Model file, relative to the config file; ${VAR} expands.")
+    sha256: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{64}$", description="Expected SHA-256 of the file."
+    )
+    name: JobName | None = Field(None, description="Label used in derived job names.")
+
+    _shorthand = model_validator(mode="before")(_path_shorthand)
+
+
+class DataDefaults(Strict):
+    """Data settings that ``defaults`` may share across jobs."""
+
+    target: str | None = Field(None, description="Label column (methods needing labels skip).")
+    drop: list[str] = Field(default_factory=list, description="Columns to leave out.")
+    categorical: list[str] | None = Field(
+        None,
+        description="The columns the model treats as categorical; checked against the model "
+        "before anything runs (the model decides how columns are typed).",
+    )
+    max_rows: PositiveInt | None = Field(None, description="Explain a seeded sample of N rows.")
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed for sampling, permutations.")
+
+
+class DataSpec(DataDefaults):
+    """One dataset file."""
+
+    path: str = Field(description="CSV or Parquet file, relative to the config; ${VAR} expands.")
+    name: JobName | None = Field(None, description="Label used in derived job names.")
+
+    _shorthand = model_validator(mode="before")(_path_shorthand)
+
+
+class PermutationParams(Strict):
+    """Parameters of ``permutation``."""
+
+    n_repeats: PositiveInt = Field(5, description="Seeded shuffles per column.")
+
+
+class Params(Strict):
+    """Per-method parameters; only methods that take parameters have a key."""
+
+    permutation: PermutationParams | None = None
+
+
+class Defaults(Strict):
+    """Settings every job starts from; a job's own keys override them key by key."""
+
+    model: ModelDefaults = Field(default_factory=ModelDefaults)
+    data: DataDefaults = Field(default_factory=DataDefaults)
+    methods: list[MethodName] = Field(default_factory=lambda: ["auto"], min_length=1)
+    params: Params = Field(default_factory=Params)
+
+
+class Job(Strict):
+    """One model explained on one dataset."""
+
+    name: JobName | None = Field(None, description="Folder name; default: <model>__<data>.")
+    model: ModelSpec
+    data: DataSpec
+    methods: list[MethodName] | None = Field(None, min_length=1)
+    params: Params | None = None
+
+
+class Matrix(Strict):
+    """Every model paired with every dataset."""
+
+    models: list[ModelSpec] = Field(min_length=1)
+    datasets: list[DataSpec] = Field(min_length=1)
+    methods: list[MethodName] | None = Field(None, min_length=1)
+    params: Params | None = None
+
+
+class MatrixEntry(Strict):
+    """A ``jobs`` entry of the form ``- matrix: {models: [...], datasets: [...]}``."""
+
+    matrix: Matrix
+
+
+def _entry_kind(value: Any) -> str:
+    """Which kind of ``jobs`` entry a value is: a matrix if it has a ``matrix`` key."""
+    if isinstance(value, dict):
+        return "@matrix" if "matrix" in value else "@job"
+    return "@matrix" if isinstance(value, MatrixEntry) else "@job"
+
+
+JobEntry = Annotated[
+    Annotated[Job, Tag("@job")] | Annotated[MatrixEntry, Tag("@matrix")],
+    Discriminator(_entry_kind),
+]
+"""A ``jobs`` entry. The ``@`` tags appear in pydantic's error locations and are stripped there."""
+
+
+class Output(Strict):
+    """Where reports go and which."""
+
+    folder: str = Field(description="Output folder, relative to the config; one sub-folder a job.")
+    formats: list[FormatName] = Field(default_factory=lambda: ["all"], min_length=1)
+    top_k: PositiveInt = Field(5, description="k for top-k overlap and the consensus.")
+
+
+class Config(Strict):
+    """A whole ``xai run`` config file."""
+
+    model_config = ConfigDict(title="xai-cli run config")
+
+    schema_version: Literal[1] = Field(description="Version of this format; 1.")
+    output: Output
+    defaults: Defaults = Field(default_factory=Defaults)
+    jobs: list[JobEntry] = Field(min_length=1)
+
+
+def json_schema() -> dict[str, Any]:
+    """The config's JSON Schema (draft 2020-12), for editors and CI linting."""
+    schema = Config.model_json_schema()
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
