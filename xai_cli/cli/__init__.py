@@ -7,8 +7,10 @@ import sys
 import typer
 
 from xai_cli import __version__
+from xai_cli.cli import config_cmds as _config_cmds
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
+from xai_cli.cli import run as _run
 
 app = typer.Typer(
     name="xai",
@@ -20,6 +22,9 @@ app = typer.Typer(
 )
 app.command("explain")(_explain.explain_command)
 app.command("methods")(_methods.methods_command)
+app.command("run")(_run.run_command)
+app.command("init")(_config_cmds.init_command)
+app.command("schema")(_config_cmds.schema_command)
 
 
 def _version(value: bool) -> None:

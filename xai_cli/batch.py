@@ -1,0 +1,339 @@
+"""Running the jobs of an ``xai run`` plan: one worker call per job, atomic job folders, resume.
+
+Each job runs :func:`xai_cli.engine.explain` and writes its reports into a hidden partial folder
+beside its final one; the job's fingerprint (model and data SHA-256, effective settings, formats,
+tool version) is written last, then the partial folder replaces the final one in a rename. So a job
+folder is either absent, a complete earlier run, or a complete new run: an interrupted run (Ctrl-C,
+a killed worker) leaves only a partial folder, which the next run removes and never mistakes for a
+finished job. ``--resume`` skips a job whose stored fingerprint equals the one it would have now and
+whose report files are all there.
+
+Workers are plain functions over frozen values, so joblib can run them in other processes; every
+number depends only on the job's settings and seed, never on which worker ran it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import multiprocessing
+import shutil
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from joblib import Parallel, delayed
+from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+from xai_cli import __version__
+from xai_cli.config_load import JobSpec, Plan
+from xai_cli.engine import explain
+from xai_cli.errors import XaiError, describe
+from xai_cli.io.models import file_sha256
+from xai_cli.reports.document import build_document, ok_methods
+from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
+
+FINGERPRINT_FILE = ".xai-job.json"
+"""Written last into a job folder: the inputs it was made from and its summary."""
+
+PARTIAL_MARK = ".partial-"
+"""Hidden folders ``.<job>.partial-<id>`` hold a job's reports until they are complete."""
+
+Status = Literal["ok", "error", "skipped"]
+Notify = Callable[[str, str], None]
+"""``notify(job_name, message)``: progress from a worker (``"start"``, ``"done"`` or a step)."""
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one job did, with the figures the summary and the index show."""
+
+    name: str
+    status: Status
+    model: str
+    data: str
+    folder: str
+    elapsed_s: float = 0.0
+    error: str | None = None
+    methods_ok: tuple[str, ...] = ()
+    methods_failed: tuple[str, ...] = ()
+    methods_skipped: tuple[str, ...] = ()
+    consensus: tuple[str, ...] = ()
+    top_features: tuple[str, ...] = ()
+    lowest_agreement: dict[str, Any] | None = None
+    rows_used: int | None = None
+    task: str | None = None
+    resumed_from: str | None = None
+    files: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form (tuples as lists)."""
+        out = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobOutcome:
+        """Inverse of :meth:`to_dict`."""
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)
+
+
+def expected_files(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """The report files a job writes for ``formats``."""
+    return tuple(name for fmt in formats for name in FORMATS[fmt])
+
+
+def fingerprint(job: JobSpec, formats: tuple[str, ...]) -> dict[str, Any]:
+    """The inputs a job's reports depend on; equal fingerprints mean equal reports."""
+    return {
+        "tool_version": __version__,
+        "model_sha256": file_sha256(job.model_path),
+        "data_sha256": file_sha256(job.data_path),
+        "settings": job.settings(),
+        "formats": list(formats),
+    }
+
+
+def fingerprint_key(print_: dict[str, Any]) -> str:
+    """A short stable digest of a fingerprint."""
+    text = json.dumps(print_, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _stored(folder: Path, formats: tuple[str, ...]) -> dict[str, Any] | None:
+    """The fingerprint file of a complete job folder, or ``None``."""
+    try:
+        stored = json.loads((folder / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not all((folder / name).is_file() for name in expected_files(formats)):
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def _summary(
+    job: JobSpec, doc: dict[str, Any], elapsed: float, files: tuple[str, ...]
+) -> JobOutcome:
+    """The summary figures of a finished job, read from its report document."""
+    methods = doc["methods"]
+    rated = [a for a in doc["agreement"] if a["spearman"] is not None]
+    pooled = [a for a in rated if a["class"] == "all"] or rated
+    lowest = min(pooled, key=lambda a: a["spearman"]) if pooled else None
+    first = next((m["method"] for m in methods if m["status"] == "ok"), None)
+    top = [
+        r["feature"]
+        for r in sorted(doc["importances"], key=lambda r: r["rank"])
+        if r["method"] == first and r["class"] == "all"
+    ][: doc["top_k"]]
+    ok = ok_methods(doc)
+    return JobOutcome(
+        name=job.name,
+        status="ok" if ok else "error",
+        model=job.model_shown,
+        data=job.data_shown,
+        folder=job.name,
+        elapsed_s=round(elapsed, 3),
+        error=None if ok else "no method produced a result",
+        methods_ok=tuple(m["method"] for m in methods if m["status"] == "ok"),
+        methods_failed=tuple(m["method"] for m in methods if m["status"] == "failed"),
+        methods_skipped=tuple(m["method"] for m in methods if m["status"] == "skipped"),
+        consensus=tuple(doc["consensus"]),
+        top_features=tuple(top),
+        lowest_agreement=(
+            {k: lowest[k] for k in ("method_a", "method_b", "class", "spearman", "topk_jaccard")}
+            if lowest
+            else None
+        ),
+        rows_used=doc["provenance"]["rows_used"],
+        task=doc["provenance"]["task"],
+        files=files,
+    )
+
+
+def _replace_folder(partial: Path, final: Path) -> None:
+    """Move a complete partial folder into place, replacing an earlier one."""
+    if final.exists():
+        trash = final.with_name(f".{final.name}{PARTIAL_MARK}old-{uuid.uuid4().hex[:8]}")
+        final.rename(trash)
+        partial.rename(final)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        partial.rename(final)
+
+
+def run_job(
+    job: JobSpec,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    resume: bool = False,
+    notify: Notify | None = None,
+    debug: bool = False,
+) -> JobOutcome:
+    """Run one job and write its folder; never raises for a job's own failure.
+
+    A failed job leaves no folder: a stale one from an earlier run is removed, so nothing reads an
+    old report as the answer for the current inputs.
+    """
+    say: Notify = notify or (lambda _name, _msg: None)
+    say(job.name, "start")
+    t0 = time.perf_counter()
+    final = out_dir / job.name
+    try:
+        print_ = fingerprint(job, formats)
+        key = fingerprint_key(print_)
+        if resume:
+            stored = _stored(final, formats)
+            if stored is not None and stored.get("key") == key:
+                say(job.name, "done")
+                previous = JobOutcome.from_dict(stored["outcome"])
+                return replace(previous, status="skipped", resumed_from=key)
+        result = explain(job.request(), progress=lambda msg: say(job.name, msg))
+        doc = build_document(result)
+        partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
+        try:
+            paths = write_reports(doc, partial, formats)
+            outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
+            record = {"key": key, "fingerprint": print_, "outcome": outcome.to_dict()}
+            atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
+            _replace_folder(partial, final)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    except Exception as exc:  # one job's failure must not stop the batch
+        shutil.rmtree(final, ignore_errors=True)
+        if isinstance(exc, XaiError):
+            message = f"error[{exc.code}]: {exc.message}"
+        else:
+            message = f"error[internal]: {describe(exc, 300)}"
+        if debug:
+            message += "\n" + traceback.format_exc()
+        say(job.name, "done")
+        return JobOutcome(
+            name=job.name,
+            status="error",
+            model=job.model_shown,
+            data=job.data_shown,
+            folder=job.name,
+            elapsed_s=round(time.perf_counter() - t0, 3),
+            error=message,
+        )
+    say(job.name, "done")
+    return outcome
+
+
+def clean_partials(out_dir: Path) -> int:
+    """Remove partial folders an interrupted run left behind; returns how many."""
+    if not out_dir.is_dir():
+        return 0
+    removed = 0
+    for path in out_dir.iterdir():
+        if path.is_dir() and path.name.startswith(".") and PARTIAL_MARK in path.name:
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def plan_summary(plan: Plan, outcomes: list[JobOutcome]) -> dict[str, Any]:
+    """The batch summary document (``summary.json``), jobs in config order."""
+    order = {job.name: i for i, job in enumerate(plan.jobs)}
+    jobs = sorted(outcomes, key=lambda o: order.get(o.name, len(order)))
+    counts = {s: sum(o.status == s for o in jobs) for s in ("ok", "skipped", "error")}
+    return {
+        "schema_version": "1.0",
+        "tool": {"name": "xai-cli", "version": __version__},
+        "config": str(plan.config_path),
+        "formats": list(plan.formats),
+        "counts": counts,
+        "jobs": [o.to_dict() for o in jobs],
+    }
+
+
+class QueueNotify:
+    """A picklable ``notify`` that sends worker progress to the parent through a managed queue."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def __call__(self, name: str, message: str) -> None:
+        with contextlib.suppress(Exception):  # progress is best effort; never fail a job on it
+            self.queue.put((name, message))
+
+
+def run_plan(
+    plan: Plan,
+    n_jobs: int = 1,
+    resume: bool = False,
+    notify: Notify | None = None,
+    on_result: Callable[[JobOutcome], None] | None = None,
+    debug: bool = False,
+) -> list[JobOutcome]:
+    """Run every job of ``plan`` (in parallel with joblib when ``n_jobs > 1``), in any order.
+
+    ``notify`` receives progress messages from the jobs (delivered on a helper thread when jobs run
+    in other processes); ``on_result`` is called on this thread as each job ends. A worker process
+    that dies takes only its unfinished jobs with it: they are reported as errors, and ``--resume``
+    reruns just them.
+    """
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    clean_partials(plan.out_dir)
+    done: list[JobOutcome] = []
+
+    def finish(outcome: JobOutcome) -> None:
+        done.append(outcome)
+        if on_result:
+            on_result(outcome)
+
+    args = (plan.out_dir, plan.formats, resume)
+    if n_jobs == 1 or len(plan.jobs) <= 1:
+        for job in plan.jobs:
+            finish(run_job(job, *args, notify=notify, debug=debug))
+        return done
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+        pump = threading.Thread(target=_pump, args=(queue, notify), daemon=True)
+        pump.start()
+        try:
+            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                delayed(run_job)(job, *args, QueueNotify(queue), debug) for job in plan.jobs
+            )
+            for outcome in results:
+                finish(outcome)
+        except TerminatedWorkerError as exc:
+            finished = {o.name for o in done}
+            for job in plan.jobs:
+                if job.name not in finished:
+                    finish(_lost(job, describe(exc, 200)))
+        finally:
+            queue.put(None)
+            pump.join(timeout=5)
+    return done
+
+
+def _pump(queue: Any, notify: Notify | None) -> None:
+    """Forward worker progress from the queue to ``notify`` until the ``None`` sentinel."""
+    while True:
+        try:
+            item = queue.get()
+        except (EOFError, OSError):  # the manager went away
+            return
+        if item is None:
+            return
+        if notify:
+            notify(*item)
+
+
+def _lost(job: JobSpec, why: str) -> JobOutcome:
+    return JobOutcome(
+        name=job.name,
+        status="error",
+        model=job.model_shown,
+        data=job.data_shown,
+        folder=job.name,
+        error=f"error[worker]: a worker process died before this job finished ({why}); "
+        "rerun with --resume to retry the unfinished jobs",
+    )

@@ -1,0 +1,116 @@
+"""Batch reports of ``xai run``: ``index.html``, ``summary.csv`` and ``summary.json``.
+
+They are rendered from the batch summary document (:func:`xai_cli.batch.plan_summary`) and
+recompute nothing. The index links each finished job's own ``report.html`` by a relative path, so
+the output folder can be moved or archived whole; every user-supplied string (job names, paths,
+feature and method names, error messages) goes through Jinja2's autoescaping.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+
+from xai_cli.reports.writer import atomic_write
+
+SUMMARY_COLUMNS = (
+    "job",
+    "status",
+    "model",
+    "data",
+    "task",
+    "rows_used",
+    "methods_ok",
+    "methods_failed",
+    "methods_skipped",
+    "consensus",
+    "top_features",
+    "lowest_agreement_pair",
+    "lowest_spearman",
+    "lowest_topk_jaccard",
+    "elapsed_s",
+    "error",
+)
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("xai_cli", "reports/templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _pair(job: dict[str, Any]) -> str:
+    low = job.get("lowest_agreement")
+    return f"{low['method_a']} vs {low['method_b']}" if low else ""
+
+
+def render_summary_csv(summary: dict[str, Any]) -> str:
+    """One row per job; lists are ``;``-joined."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUMMARY_COLUMNS)
+    for job in summary["jobs"]:
+        low = job.get("lowest_agreement") or {}
+        writer.writerow(
+            [
+                job["name"],
+                job["status"],
+                job["model"],
+                job["data"],
+                job.get("task") or "",
+                "" if job.get("rows_used") is None else job["rows_used"],
+                ";".join(job["methods_ok"]),
+                ";".join(job["methods_failed"]),
+                ";".join(job["methods_skipped"]),
+                ";".join(job["consensus"]),
+                ";".join(job["top_features"]),
+                _pair(job),
+                "" if low.get("spearman") is None else low["spearman"],
+                "" if low.get("topk_jaccard") is None else low["topk_jaccard"],
+                job["elapsed_s"],
+                job.get("error") or "",
+            ]
+        )
+    return buffer.getvalue()
+
+
+def render_summary_json(summary: dict[str, Any]) -> str:
+    """The summary document as indented JSON."""
+    return json.dumps(summary, indent=2, allow_nan=False) + "\n"
+
+
+def render_index(summary: dict[str, Any]) -> str:
+    """``index.html``: every job with its status, figures and a link to its report."""
+    jobs = []
+    for job in summary["jobs"]:
+        has_report = job["status"] in ("ok", "skipped") and "report.html" in job["files"]
+        jobs.append(
+            {
+                **job,
+                "pair": _pair(job),
+                "href": f"{quote(job['folder'])}/report.html" if has_report else None,
+            }
+        )
+    return _ENV.get_template("index.html.j2").render(summary=summary, jobs=jobs)
+
+
+def write_batch_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Write the three batch files atomically (rendered first, then written)."""
+    rendered = {
+        "summary.json": render_summary_json(summary),
+        "summary.csv": render_summary_csv(summary),
+        "index.html": render_index(summary),
+    }
+    paths = []
+    for name, text in rendered.items():
+        atomic_write(out_dir / name, text)
+        paths.append(out_dir / name)
+    return paths
