@@ -176,6 +176,8 @@ def _problem(err: Mapping[str, Any]) -> Problem:
             loc,
             f"unsupported schema_version {value!r} (this xai-cli reads {CONFIG_SCHEMA_VERSION})",
         )
+    if key == "sha256" and kind == "string_type":
+        return Problem(loc, f"YAML read this SHA-256 as {_got(value)}: put it in quotes")
     if kind == "string_pattern_mismatch" and key == "sha256":
         return Problem(loc, f"'{value}' is not a SHA-256 digest (64 hexadecimal digits)")
     if kind == "string_pattern_mismatch":
