@@ -106,7 +106,9 @@ def test_unset_environment_variable(folder: Path, xai) -> None:
     text = GOOD.replace("model: model.joblib", "model: ${MODELS}/model.joblib")
     missing = run_config(folder, text.replace("${MODELS}", "${XAI_NOT_SET_ANYWHERE}"), xai)
     assert_config_error(
-        missing, folder, "7 jobs[0].model.path: environment variable 'XAI_NOT_SET_ANYWHERE' is not set"
+        missing,
+        folder,
+        "7 jobs[0].model.path: environment variable 'XAI_NOT_SET_ANYWHERE' is not set",
     )
     ok = run_config(
         folder, text, xai, "--max-rows", "100", "-q", env={"MODELS": str(folder)}
