@@ -22,19 +22,12 @@ $(MODELS)/.trained: $(STAMP) sample_data/train_models.py sample_data/adult.csv s
 	$(BIN)/python sample_data/train_models.py --out $(MODELS)
 	touch $@
 
-# Train the sample models, explain each with every method that applies, write all reports.
+# Train the sample models; explain one in the terminal; run the batch config over all of them.
 demo: $(MODELS)/.trained
-	@set -e; \
-	for lib in xgboost lightgbm catboost; do \
-	  $(BIN)/xai explain $(MODELS)/adult_$$lib.joblib sample_data/adult.csv --target income --out $(REPORTS)/adult_$$lib -q; \
-	  $(BIN)/xai explain $(MODELS)/california_$$lib.joblib sample_data/california_housing.csv --target MedHouseVal --out $(REPORTS)/california_$$lib --output-format none -q; \
-	done; \
-	$(BIN)/xai explain $(MODELS)/adult_random_forest.joblib sample_data/adult_numeric.csv --target income --out $(REPORTS)/adult_random_forest --output-format none -q; \
-	$(BIN)/xai explain $(MODELS)/california_random_forest.joblib sample_data/california_housing.csv --target MedHouseVal --out $(REPORTS)/california_random_forest --output-format none -q; \
-	$(BIN)/xai explain $(MODELS)/adult_xgboost.ubj sample_data/adult.parquet --target income --out $(REPORTS)/adult_xgboost_native --output-format none -q; \
-	$(BIN)/xai explain $(MODELS)/adult_lightgbm.txt sample_data/adult.parquet --target income --out $(REPORTS)/adult_lightgbm_native --output-format none -q; \
-	$(BIN)/xai explain $(MODELS)/adult_catboost.cbm sample_data/adult.parquet --target income --out $(REPORTS)/adult_catboost_native --output-format none -q; \
-	echo; echo "Reports for every sample model are in $(REPORTS)/<model>/ (report.html, report.md, report.json, importances.csv, agreement.csv)"
+	$(BIN)/xai explain $(MODELS)/adult_xgboost.joblib sample_data/adult.csv --target income --out $(REPORTS)/adult_xgboost
+	$(BIN)/xai run configs/batch.yaml --jobs 2 --output-format none
+	@echo; echo "Reports: $(REPORTS)/adult_xgboost/ and, for every sample model, $(REPORTS)/batch/<job>/ (report.html, report.md, report.json, importances.csv, agreement.csv)"; \
+	echo "Batch index: $(REPORTS)/batch/index.html"
 
 # Debian's chromium for the HTML report tests (root, or sudo where it is available).
 browser:
