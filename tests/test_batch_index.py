@@ -4,7 +4,6 @@ every link must resolve to an existing job report."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -13,7 +12,6 @@ import pytest
 import yaml
 
 from tests.conftest import SAMPLE_DATA
-from tests.test_html_report import CHROMIUM, CHROMIUM_ARGS
 from xai_cli.reports.batch import render_index, render_summary_csv
 
 SCRIPT = "<script>alert(1)</script>"
@@ -60,18 +58,6 @@ def test_summary_csv_quotes_fields() -> None:
     text = render_summary_csv(_summary([_job("a", "ok", consensus=["x,y", "z"])]))
     assert text.splitlines()[1].startswith('a,ok,m/<script>alert(1)</script>.pkl,d.csv,')
     assert '"x,y;z"' in text
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: the browser tests need Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.mark.browser

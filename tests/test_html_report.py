@@ -25,16 +25,6 @@ from xai_cli.reports import html as html_report
 from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.writer import write_reports
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCRIPT = "<script>alert(1)</script>"
 QUOTED = 'a & b "quoted"'
 HOSTILE = [SCRIPT, '"><img src=x onerror=alert(2)>', "</svg><script>alert(3)</script>"]
@@ -192,18 +182,6 @@ class Opened:
     requests: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: the HTML report browser tests need Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(params=["rf_doc", "lgbm_doc"])

@@ -213,15 +213,7 @@ def run_job(
         if debug:
             message += "\n" + traceback.format_exc()
         say(job.name, "done")
-        return JobOutcome(
-            name=job.name,
-            status="error",
-            model=job.model_shown,
-            data=job.data_shown,
-            folder=job.name,
-            elapsed_s=round(time.perf_counter() - t0, 3),
-            error=message,
-        )
+        return _failed(job, message, time.perf_counter() - t0)
     say(job.name, "done")
     return outcome
 
@@ -327,13 +319,22 @@ def _pump(queue: Any, notify: Notify | None) -> None:
             notify(*item)
 
 
-def _lost(job: JobSpec, why: str) -> JobOutcome:
+def _failed(job: JobSpec, message: str, elapsed: float = 0.0) -> JobOutcome:
+    """The outcome of a job that produced no reports."""
     return JobOutcome(
         name=job.name,
         status="error",
         model=job.model_shown,
         data=job.data_shown,
         folder=job.name,
-        error=f"error[worker]: a worker process died before this job finished ({why}); "
+        elapsed_s=round(elapsed, 3),
+        error=message,
+    )
+
+
+def _lost(job: JobSpec, why: str) -> JobOutcome:
+    return _failed(
+        job,
+        f"error[worker]: a worker process died before this job finished ({why}); "
         "rerun with --resume to retry the unfinished jobs",
     )

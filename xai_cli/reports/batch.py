@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
-
+from xai_cli.reports.jinja import ENV
 from xai_cli.reports.writer import atomic_write
 
 SUMMARY_COLUMNS = (
@@ -38,13 +37,6 @@ SUMMARY_COLUMNS = (
     "error",
 )
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("xai_cli", "reports/templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 
 def _pair(job: dict[str, Any]) -> str:
@@ -99,7 +91,7 @@ def render_index(summary: dict[str, Any]) -> str:
                 "href": f"{quote(job['folder'])}/report.html" if has_report else None,
             }
         )
-    return _ENV.get_template("index.html.j2").render(summary=summary, jobs=jobs)
+    return ENV.get_template("index.html.j2").render(summary=summary, jobs=jobs)
 
 
 def write_batch_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -12,10 +12,10 @@ import math
 from statistics import median
 from typing import Any
 
-import jinja2
 import markupsafe
 
 from xai_cli.reports.document import Document, ok_methods
+from xai_cli.reports.jinja import ENV
 
 MAX_FEATURES = 20
 """Tables and plots show at most this many features (best mean rank first)."""
@@ -24,13 +24,6 @@ SPREAD_ROWS = 10
 COLOUR_STEPS = 11
 LOW, MID, HIGH = (30, 136, 229), (124, 82, 199), (255, 0, 82)
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("xai_cli", "reports/templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 RGB = tuple[int, int, int]
 
@@ -43,7 +36,7 @@ def _wbr(text: str) -> markupsafe.Markup:
     return markupsafe.Markup(out)
 
 
-_ENV.filters["wbr"] = _wbr
+ENV.filters["wbr"] = _wbr
 
 
 def _hex(c: RGB) -> str:
@@ -336,4 +329,4 @@ def render(doc: Document) -> str:
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
     }
-    return _ENV.get_template("report.html.j2").render(**context)
+    return ENV.get_template("report.html.j2").render(**context)
