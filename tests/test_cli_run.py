@@ -265,3 +265,38 @@ def test_schema_is_json_schema_of_the_config(xai) -> None:
     assert schema["additionalProperties"] is False
     methods = json.dumps(schema)
     assert "xgboost.gain" in methods and "treeshap" in methods
+
+
+class _KillsItsProcess:
+    """Unpickling this ends the process that loads it, like a worker killed mid-job."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_a_killed_worker_loses_only_unfinished_jobs(two_jobs: Path, tmp_path: Path, xai) -> None:
+    import pickle
+
+    (tmp_path / "killer.pkl").write_bytes(pickle.dumps(_KillsItsProcess()))
+    config = yaml.safe_load(two_jobs.read_text(encoding="utf-8"))
+    config["jobs"].append(
+        {"name": "killer", "model": {"path": "killer.pkl", "trust": True}, "data": "adult.csv"}
+    )
+    two_jobs.write_text(yaml.safe_dump(config), encoding="utf-8")
+    run = xai("run", str(two_jobs), "--jobs", "2", "--output-format", "json", "-q")
+    assert run.code == 2, run.stderr
+    jobs = {j["name"]: j for j in json.loads(run.stdout)["jobs"]}
+    assert set(jobs) == {"adult", "california", "killer"}
+    assert jobs["killer"]["status"] == "error"
+    assert "worker process died" in jobs["killer"]["error"]
+    assert "--resume" in jobs["killer"]["error"]
+    for name, job in jobs.items():
+        folder = tmp_path / "out" / name
+        assert (job["status"] == "ok") == folder.exists()
+        if folder.exists():
+            assert_complete_job(folder)
+    config["jobs"].pop()
+    two_jobs.write_text(yaml.safe_dump(config), encoding="utf-8")
+    resumed = xai("run", str(two_jobs), "--jobs", "2", "--resume", "--output-format", "json", "-q")
+    assert resumed.code == 0, resumed.stderr
+    assert {j["status"] for j in json.loads(resumed.stdout)["jobs"]} <= {"ok", "skipped"}
