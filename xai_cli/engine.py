@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,11 @@ import pandas as pd
 from xai_cli import __version__
 from xai_cli.adapters import ModelAdapter, adapt
 from xai_cli.compare import additivity, compare
-from xai_cli.errors import DataError, MethodError, describe
+from xai_cli.errors import DataError, MethodError, MissingFileError, describe
 from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
 from xai_cli.explainers.base import library_version
-from xai_cli.io.data import load_data, sample_rows, split_features
-from xai_cli.io.models import load_model
+from xai_cli.io.data import DATA_SUFFIXES, load_data, sample_rows, split_features
+from xai_cli.io.models import file_sha256, load_model
 from xai_cli.results import (
     Additivity,
     ExplainResult,
@@ -32,6 +33,8 @@ from xai_cli.results import (
     MethodProvenance,
     RunProvenance,
 )
+from xai_cli.rowwise import ENGINES, RowwiseJob, run_streamed
+from xai_cli.streaming import stream_sample
 
 Progress = Callable[[str], None]
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "xgboost", "lightgbm", "catboost", "shap")
@@ -51,6 +54,14 @@ class ExplainRequest:
     trust_model: bool = False
     drop: tuple[str, ...] = ()
     params: dict[str, dict[str, object]] = field(default_factory=dict)
+    engine: str = "local"
+    scheduler: str | None = None
+    chunk_rows: int | None = None
+
+    @property
+    def streamed(self) -> bool:
+        """Row-wise methods stream over every row (``--chunk-rows`` or ``--engine dask``)."""
+        return self.chunk_rows is not None or self.engine != "local"
 
 
 def _quiet(_: str) -> None:
@@ -181,6 +192,61 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
     )
 
 
+DEFAULT_CHUNK_ROWS = 50_000
+"""Rows per chunk when streaming and ``--chunk-rows`` is not given (``--engine dask``)."""
+STREAM_SAMPLE_ROWS = 10_000
+"""Rows kept for non-row-wise methods and plots when streaming without ``--max-rows``."""
+
+
+def _streamed_sample(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str]]:
+    """The seeded sample of a streamed run, read chunk by chunk, and its notes."""
+    path = Path(request.data_path)
+    if not path.is_file():
+        raise MissingFileError(f"data file not found: {path}", hint="check the path")
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise DataError(f"unknown data file type '{path.suffix or path.name}'",
+                        hint="use a .csv or .parquet file")  # fmt: skip
+    if request.chunk_rows is not None and request.chunk_rows < 1:
+        raise MethodError("--chunk-rows must be at least 1")
+    if request.engine not in ENGINES:
+        raise MethodError(f"unknown engine '{request.engine}'",
+                          hint=f"use one of: {', '.join(ENGINES)}")  # fmt: skip
+    chunk = request.chunk_rows or DEFAULT_CHUNK_ROWS
+    keep = request.max_rows or STREAM_SAMPLE_ROWS
+    frame, total, missing = stream_sample(path, chunk, request.seed, keep, request.target)
+    X, y = split_features(
+        frame,
+        adapter.feature_names,
+        target=request.target,
+        drop=request.drop,
+        by_position=not adapter.feature_names_known,
+    )
+    notes = list(adapter.notes)
+    if missing:
+        notes.append(f"{missing} rows with a missing target were left out")
+    notes.append(
+        f"streamed: row-wise methods explain all {total - missing} rows in chunks of {chunk}; "
+        f"the other methods and the plots use a seeded sample of {len(X)} rows (not stratified)"
+    )
+    return X, y, path, file_sha256(path), total, notes
+
+
+def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> RowwiseJob:
+    return RowwiseJob(
+        model_path=str(Path(request.model_path).resolve()),
+        trust_model=request.trust_model,
+        method=method,
+        target=request.target,
+        drop=request.drop,
+        seed=request.seed,
+        chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
+        sample_rows=sample_rows,
+        params=dict(request.params.get(method, {})),
+    )
+
+
 def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResult:
     """Run ``xai explain``: every chosen method on one model and one dataset, then compare.
 
@@ -195,20 +261,26 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
     loaded = load_model(request.model_path, trust=request.trust_model)
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
-    data = load_data(request.data_path)
-    X, y = split_features(
-        data.frame,
-        adapter.feature_names,
-        target=request.target,
-        drop=request.drop,
-        by_position=not adapter.feature_names_known,
-    )
-    notes = list(adapter.notes)
-    if y is not None and y.isna().any():
-        keep = y.notna().to_numpy()
-        notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
-        X, y = X[keep], y[keep]
-    X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
+    if request.streamed:
+        X, y, data_path, data_sha, rows_total, notes = _streamed_sample(request, adapter)
+    else:
+        data = load_data(request.data_path)
+        data_path, data_sha, rows_total = data.path, data.sha256, len(data.frame)
+        X, y = split_features(
+            data.frame,
+            adapter.feature_names,
+            target=request.target,
+            drop=request.drop,
+            by_position=not adapter.feature_names_known,
+        )
+        notes = list(adapter.notes)
+        if y is not None and y.isna().any():
+            keep = y.notna().to_numpy()
+            notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
+            X, y = X[keep], y[keep]
+        X, y = sample_rows(
+            X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier
+        )
     encoded = None
     if y is not None:
         encoded, adapter, target_notes = encode_target(adapter, y)
@@ -226,6 +298,14 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
             seed=request.seed,
             params=dict(request.params.get(explainer.name, {})),
         )
+        if request.streamed and getattr(explainer, "row_wise", False):
+            outcome, check = run_streamed(
+                explainer, chosen_by, ctx, _rowwise_job(request, explainer.name, len(X)),
+                Path(request.data_path), request.engine, request.scheduler, progress,
+            )  # fmt: skip
+            results.append(outcome)
+            checks.extend([check] if check is not None else [])
+            continue
         outcome = run_one(explainer, chosen_by, ctx)
         results.append(outcome)
         if outcome.local is not None:
@@ -240,12 +320,12 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
         model_sha256=loaded.sha256,
         model_format=loaded.format,
         model_class=adapter.model_class,
-        data_path=str(data.path),
-        data_sha256=data.sha256,
+        data_path=str(data_path),
+        data_sha256=data_sha,
         family=adapter.family,
         task=adapter.task,
         target=request.target,
-        rows_total=len(data.frame),
+        rows_total=rows_total,
         rows_used=len(X),
         seed=request.seed,
         top_k=request.top_k,

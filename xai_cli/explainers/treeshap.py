@@ -93,6 +93,7 @@ class TreeShap:
     library: str = "native"
     needs_target: bool = False
     description: str = "path-dependent TreeSHAP (library's own), global = mean |SHAP|"
+    row_wise: bool = True  # each row's values depend only on that row: streamable in chunks
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family not in COMPUTE:
