@@ -250,6 +250,18 @@ class Output(Strict):
     top_k: PositiveInt = Field(5, description="k for top-k overlap and the consensus.")
 
 
+class Execution(Strict):
+    """Where row-wise methods run, for every job (``--engine --scheduler --chunk-rows``)."""
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="dask streams row-wise methods over every row on a Dask cluster."
+    )
+    scheduler: str | None = Field(None, description="Dask scheduler address; default LocalCluster.")
+    chunk_rows: PositiveInt | None = Field(
+        None, description="Stream row-wise methods over every row, this many rows at a time."
+    )
+
+
 class Config(Strict):
     """A whole ``xai run`` config file."""
 
@@ -258,6 +270,7 @@ class Config(Strict):
     schema_version: Literal[1] = Field(description="Version of this format; 1.")
     output: Output
     defaults: Defaults = Field(default_factory=Defaults)
+    execution: Execution = Field(default_factory=Execution)
     jobs: list[JobEntry] = Field(min_length=1)
 
 

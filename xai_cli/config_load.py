@@ -25,6 +25,7 @@ from xai_cli.config import (
     ConfigError,
     DataSpec,
     Defaults,
+    Execution,
     Job,
     JobEntry,
     Loc,
@@ -222,6 +223,9 @@ class Overrides:
     max_rows: int | None = None
     methods: tuple[str, ...] | None = None
     trust_model: bool = False
+    engine: str | None = None
+    scheduler: str | None = None
+    chunk_rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +246,9 @@ class JobSpec:
     methods: tuple[str, ...]
     params: dict[str, dict[str, Any]]
     top_k: int
+    engine: str = "local"
+    scheduler: str | None = None
+    chunk_rows: int | None = None
 
     def request(self) -> ExplainRequest:
         """The :class:`ExplainRequest` this job runs."""
@@ -256,6 +263,9 @@ class JobSpec:
             trust_model=self.trust,
             drop=self.drop,
             params={k: dict(v) for k, v in self.params.items()},
+            engine=self.engine,
+            scheduler=self.scheduler,
+            chunk_rows=self.chunk_rows,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -273,6 +283,8 @@ class JobSpec:
             "methods": list(self.methods),
             "params": self.params,
             "top_k": self.top_k,
+            "engine": self.engine,
+            "chunk_rows": self.chunk_rows,
         }
 
 
@@ -321,6 +333,7 @@ class _Builder:
     env: Mapping[str, str]
     problems: list[Problem]
     files: FileChecks
+    execution: Execution = field(default_factory=Execution)
     jobs: list[JobSpec] = field(default_factory=list)
     names: dict[str, Loc] = field(default_factory=dict)
 
@@ -404,6 +417,9 @@ class _Builder:
                 methods=o.methods or tuple(methods or self.defaults.methods),
                 params=_params(self.defaults.params, params),
                 top_k=o.top_k or self.top_k,
+                engine=o.engine or self.execution.engine,
+                scheduler=o.scheduler or self.execution.scheduler,
+                chunk_rows=o.chunk_rows or self.execution.chunk_rows,
             )
         )
 
@@ -450,12 +466,13 @@ def load_plan(
         config = None
         problems.extend(_problem(err) for err in exc.errors())
     if config is not None:
-        output, defaults = config.output, config.defaults
+        output, defaults, execution = config.output, config.defaults, config.execution
         entries = list(enumerate(config.jobs))
     else:  # check what did validate, so file problems show up beside schema problems
         quiet: list[Problem] = []
         output = _validated(TypeAdapter(Output), doc.data.get("output"), (), quiet)
         defaults = _validated(TypeAdapter(Defaults), doc.data.get("defaults", {}), (), quiet)
+        execution = _validated(TypeAdapter(Execution), doc.data.get("execution", {}), (), quiet)
         raw_jobs = doc.data.get("jobs")
         entries = [
             (i, e)
@@ -471,6 +488,7 @@ def load_plan(
         env=env,
         problems=problems,
         files=FileChecks(problems),
+        execution=execution or Execution(),
     )
     for i, entry in entries:
         builder.entry(i, entry)

@@ -51,6 +51,17 @@ def explain_command(
     trust_model: bool = typer.Option(
         False, "--trust-model", help="Load pickles with a full unpickler (runs any code in them)."
     ),
+    engine: str = typer.Option(
+        "local", "--engine", help="Where row-wise methods run: local, or dask (streams every row)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Dask scheduler (tcp://host:8786); default: a LocalCluster."
+    ),
+    chunk_rows: int | None = typer.Option(
+        None,
+        "--chunk-rows",
+        help="Stream row-wise methods (TreeSHAP) over every row, this many rows at a time.",
+    ),
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the report) or none."
     ),
@@ -82,6 +93,9 @@ def explain_command(
             top_k=top_k,
             trust_model=trust_model,
             drop=_split(drop),
+            engine=engine,
+            scheduler=scheduler,
+            chunk_rows=chunk_rows,
         )
         with err.status("explaining…") as status:
             result = explain(request, progress=lambda msg: status.update(msg))

@@ -126,6 +126,15 @@ def run_command(
     trust_model: bool = typer.Option(
         False, "--trust-model", help="Load every pickle with a full unpickler (runs its code)."
     ),
+    engine: str | None = typer.Option(
+        None, "--engine", help="Override execution.engine: local, or dask (streams every row)."
+    ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Override execution.scheduler (a Dask scheduler address)."
+    ),
+    chunk_rows: int | None = typer.Option(
+        None, "--chunk-rows", help="Override execution.chunk_rows (stream row-wise methods)."
+    ),
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the summary) or none."
     ),
@@ -155,6 +164,9 @@ def run_command(
             max_rows=max_rows,
             methods=chosen_methods or None,
             trust_model=trust_model,
+            engine=engine,
+            scheduler=scheduler,
+            chunk_rows=chunk_rows,
         )
         plan = load_plan(config, overrides)
         if any(job.trust for job in plan.jobs):
