@@ -20,7 +20,7 @@ import pandas as pd
 from xai_cli import __version__
 from xai_cli.adapters import ModelAdapter, adapt
 from xai_cli.compare import additivity, compare
-from xai_cli.errors import DataError, MethodError, MissingFileError, describe
+from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError, describe
 from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
 from xai_cli.explainers.base import library_version
 from xai_cli.io.data import DATA_SUFFIXES, load_data, sample_rows, split_features
@@ -213,6 +213,11 @@ def _streamed_sample(
     if request.engine not in ENGINES:
         raise MethodError(f"unknown engine '{request.engine}'",
                           hint=f"use one of: {', '.join(ENGINES)}")  # fmt: skip
+    if request.engine == "dask" and path.suffix.lower() != ".parquet":
+        raise UsageError(
+            "--engine dask reads Parquet files (their row groups are the partitions)",
+            hint="convert the CSV to Parquet, or use --chunk-rows N with the local engine",
+        )
     chunk = request.chunk_rows or DEFAULT_CHUNK_ROWS
     keep = request.max_rows or STREAM_SAMPLE_ROWS
     frame, total, missing = stream_sample(path, chunk, request.seed, keep, request.target)
