@@ -144,3 +144,71 @@ def violations(
         elif value < limit:
             broken.append(f"{label} {value:.3f} < {limit:g}")
     return broken, undefined
+
+
+def diff_document(
+    base: Document,
+    new: Document,
+    *,
+    base_path: str,
+    new_path: str,
+    top_k: int | None = None,
+    methods: Sequence[str] | None = None,
+    min_spearman: float | None = None,
+    min_topk_jaccard: float | None = None,
+) -> Document:
+    """The ``xai diff`` document: the comparison plus one status per method.
+
+    Without thresholds every compared method is ``PASS`` (the diff only reports); with them, a
+    method below a threshold is ``FAIL``, and one whose metric is undefined, or that a named
+    method is missing from, is ``ERROR``.
+    """
+    from xai_cli import SCHEMA_VERSION, __version__
+    from xai_cli.audit.outcome import RuleResult, counts, exit_code
+
+    comparison = compare_reports(base, new, top_k=top_k, methods=methods)
+    results = []
+    for entry in comparison["methods"]:
+        name = entry["method"]
+        if entry["status"] == "missing":
+            results.append(RuleResult(name, "diff", "fail", "ERROR", entry["reason"], entry))
+            continue
+        broken, undefined = violations(entry, min_spearman, min_topk_jaccard)
+        moves = (
+            f"entering top {comparison['top_k']}: {', '.join(entry['entering']) or 'none'}; "
+            f"leaving: {', '.join(entry['leaving']) or 'none'}"
+        )
+        rho = "undefined" if entry["spearman"] is None else f"{entry['spearman']:.3f}"
+        summary = f"Spearman {rho}, top-{comparison['top_k']} Jaccard {entry['topk_jaccard']:.3f}"
+        status = "ERROR" if undefined else "FAIL" if broken else "PASS"
+        message = "; ".join(undefined + broken) if status != "PASS" else summary
+        results.append(RuleResult(name, "diff", "fail", status, f"{message} ({moves})", entry))
+    if not results:
+        results.append(
+            RuleResult("methods", "diff", "fail", "ERROR", "no method ran in both reports", {})
+        )
+    statuses = [r.status for r in results]
+
+    def side(doc: Document, path: str) -> dict[str, Any]:
+        prov = doc.get("provenance", {})
+        return {
+            "path": path,
+            "model_path": prov.get("model_path"),
+            "model_sha256": prov.get("model_sha256"),
+            "data_path": prov.get("data_path"),
+            "methods": ok_methods(doc),
+        }
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "xai-diff",
+        "tool": {"name": "xai-cli", "version": __version__},
+        "base": side(base, base_path),
+        "new": side(new, new_path),
+        "top_k": comparison["top_k"],
+        "thresholds": {"min_spearman": min_spearman, "min_topk_jaccard": min_topk_jaccard},
+        "status": "ERROR" if "ERROR" in statuses else "FAIL" if "FAIL" in statuses else "PASS",
+        "exit_code": exit_code(statuses),
+        "summary": counts(statuses),
+        "results": [r.to_dict() for r in results],
+    }
