@@ -175,6 +175,8 @@ class Baseline:
             raise MissingFileError(
                 f"baseline report not found: {self.path}", hint="check --baseline"
             )
+        if self.path is not None and self.path.is_file():  # a bad file stops the audit up front
+            self.cache[self.path] = read_report(self.path)
 
     def for_job(self, job: str) -> tuple[Document | None, str | None]:
         """(the baseline report for ``job``, or ``None`` and why)."""

@@ -7,6 +7,8 @@ import sys
 import typer
 
 from xai_cli import __version__
+from xai_cli.cli import audit as _audit
+from xai_cli.cli import diff as _diff
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
 
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 app.command("explain")(_explain.explain_command)
 app.command("methods")(_methods.methods_command)
+app.command("audit")(_audit.audit_command)
+app.command("diff")(_diff.diff_command)
 
 
 def _version(value: bool) -> None:
