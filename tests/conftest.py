@@ -54,3 +54,11 @@ def run_xai(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
 def xai():
     """The CLI runner as a fixture."""
     return run_xai
+
+
+@pytest.fixture(scope="session")
+def audit_models(sample_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The audit tests' models (clean, leaky, pure-noise column, retrained, shuffled labels)."""
+    from tests.audit_models import train_audit_models
+
+    return train_audit_models(sample_models, tmp_path_factory.mktemp("audit_models"))
