@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo test lint browser clean
+.PHONY: setup demo audit-demo test lint browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ demo: $(MODELS)/.trained
 	$(BIN)/xai run configs/batch.yaml --jobs 2 --output-format none
 	@echo; echo "Reports: $(REPORTS)/adult_xgboost/ and, for every sample model, $(REPORTS)/batch/<job>/ (report.html, report.md, report.json, importances.csv, agreement.csv)"; \
 	echo "Batch index: $(REPORTS)/batch/index.html"
+
+# `xai audit` on the sample model (passes, exit 0), then on a model trained with a leaked copy of
+# the target (fails, exit 1 expected); outputs in reports/audit/ and reports/audit_leaky/.
+audit-demo: $(MODELS)/.trained
+	$(BIN)/python sample_data/train_audit_models.py --out $(MODELS)
+	$(BIN)/xai audit configs/audit.yaml
+	@set +e; XAI_MODEL=$(CURDIR)/$(MODELS)/adult_leaky.joblib \
+	  XAI_DATA=$(CURDIR)/$(MODELS)/adult_leaky_holdout.csv \
+	  $(BIN)/xai audit configs/audit.yaml --out $(REPORTS)/audit_leaky; code=$$?; \
+	  echo "leaky model: exit $$code (1 expected)"; test $$code -eq 1
 
 # Debian's chromium for the HTML report tests (root, or sudo where it is available).
 browser:

@@ -79,3 +79,11 @@ def browser() -> Iterator[Any]:
         instance = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def audit_models(sample_models: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The audit tests' models (clean, leaky, pure-noise column, retrained, shuffled labels)."""
+    from tests.audit_models import train_audit_models
+
+    return train_audit_models(sample_models, tmp_path_factory.mktemp("audit_models"))

@@ -262,6 +262,202 @@ class Execution(Strict):
     )
 
 
+
+# ------------------------------------------------------------------------------------ audit rules
+# The ``audit:`` section read by ``xai audit`` (``xai run`` ignores it). Each rule is a mapping with
+# a ``type``; the rules themselves are evaluated in :mod:`xai_cli.audit.rules`.
+
+CONSENSUS = "consensus"
+"""Where a rule names a method's top-k, ``consensus`` means the top-k of every method that ran."""
+
+
+def _check_rule_method(name: str) -> str:
+    if name in REGISTRY:
+        return name
+    raise PydanticCustomError(
+        "unknown_method",
+        "unknown method '{name}'{hint}",
+        {"name": name, "hint": _suggest(name, list(REGISTRY))},
+    )
+
+
+def _check_rule_target(name: str) -> str:
+    return name if name == CONSENSUS else _check_rule_method(name)
+
+
+RuleMethod = Annotated[
+    str,
+    AfterValidator(_check_rule_method),
+    WithJsonSchema({"type": "string", "enum": [*REGISTRY]}),
+]
+RuleTarget = Annotated[
+    str,
+    AfterValidator(_check_rule_target),
+    WithJsonSchema({"type": "string", "enum": [*REGISTRY, CONSENSUS]}),
+]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Correlation = Annotated[float, Field(ge=-1, le=1)]
+
+
+def _at_least_one(*keys: str) -> Any:
+    """A model validator: at least one of ``keys`` must be set (a rule that checks nothing is a
+    mistake, not a pass)."""
+
+    def check(model: Any) -> Any:
+        if all(getattr(model, k) is None for k in keys):
+            raise PydanticCustomError(
+                "rule_checks_nothing",
+                "the rule checks nothing: set at least one of {keys}",
+                {"keys": ", ".join(keys)},
+            )
+        return model
+
+    return model_validator(mode="after")(check)
+
+
+class RuleBase(Strict):
+    """What every audit rule has: a name (default: its type) and a severity."""
+
+    name: JobName | None = Field(None, description="Shown in every output; default: the type.")
+    severity: Literal["fail", "warn"] = Field(
+        "fail", description="A broken `fail` rule fails the audit (exit 1); `warn` only warns."
+    )
+
+
+class AgreementRule(RuleBase):
+    """Every pair of the named methods agrees at least this much (pooled ranking)."""
+
+    type: Literal["agreement"]
+    methods: list[RuleMethod] = Field(min_length=2, description="Methods compared pairwise.")
+    min_spearman: Correlation | None = None
+    min_kendall: Correlation | None = None
+    min_topk_jaccard: Fraction | None = None
+
+    _checks = _at_least_one("min_spearman", "min_kendall", "min_topk_jaccard")
+
+
+class AdditivityRule(RuleBase):
+    """SHAP values plus base value reproduce the raw model output within ``max_error``."""
+
+    type: Literal["additivity"]
+    max_error: Annotated[float, Field(ge=0)] = Field(
+        description="Largest allowed |sum of SHAP values + base value - raw output| over rows."
+    )
+
+
+class RequiredFeaturesRule(RuleBase):
+    """Each feature is in the top-k of every named method (or of the consensus)."""
+
+    type: Literal["required_features"]
+    features: list[str] = Field(min_length=1)
+    in_top_k_of: list[RuleTarget] = Field(min_length=1)
+    top_k: PositiveInt | None = Field(None, description="Default: the report's top_k.")
+
+
+class ForbiddenFeaturesRule(RuleBase):
+    """Protected attributes, identifiers and leaks stay out of the top-k and/or under a share.
+
+    ``features`` may hold shell-style patterns (``income*``, ``*_id``).
+    """
+
+    type: Literal["forbidden_features"]
+    features: list[str] = Field(min_length=1)
+    not_in_top_k_of: list[RuleTarget] | None = Field(None, min_length=1)
+    max_share: Fraction | None = Field(
+        None, description="Largest allowed share of the total importance (0.02 = 2%)."
+    )
+    share_of: list[RuleMethod] = Field(
+        default_factory=lambda: ["treeshap"], min_length=1, description="Methods for max_share."
+    )
+    top_k: PositiveInt | None = Field(None, description="Default: the report's top_k.")
+
+    _checks = _at_least_one("not_in_top_k_of", "max_share")
+
+
+class NoiseFloorRule(RuleBase):
+    """No top-k feature is indistinguishable from a random probe (held-out permutation test)."""
+
+    type: Literal["noise_floor"]
+    methods: list[RuleTarget] | None = Field(
+        None, min_length=1, description="Whose top-k is checked; default: every method that ran."
+    )
+    top_k: PositiveInt | None = Field(None, description="Default: the report's top_k.")
+    repeats: Annotated[int, Field(ge=5, le=1000)] = Field(
+        30, description="Bootstrap-and-permute repeats per feature."
+    )
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        0.95, description="Two-sided level of each feature's importance interval."
+    )
+
+
+class StabilityRule(RuleBase):
+    """Each method ranks features alike on bootstrap resamples of the rows."""
+
+    type: Literal["stability"]
+    methods: list[RuleMethod] | None = Field(
+        None, min_length=1, description="Default: every method that ran."
+    )
+    resamples: Annotated[int, Field(ge=5, le=1000)] = 20
+    min_spearman: Correlation = Field(
+        description="Lowest allowed 5th percentile of the Spearman correlation between the "
+        "ranking on a resample and on all rows."
+    )
+
+
+class DriftRule(RuleBase):
+    """With ``--baseline``: the ranking stays close to the baseline report's."""
+
+    type: Literal["drift"]
+    methods: list[RuleMethod] | None = Field(
+        None, min_length=1, description="Default: every method in both reports."
+    )
+    top_k: PositiveInt | None = Field(None, description="Default: the report's top_k.")
+    min_spearman: Correlation | None = None
+    min_topk_jaccard: Fraction | None = None
+
+    _checks = _at_least_one("min_spearman", "min_topk_jaccard")
+
+
+RULE_TYPES: dict[str, type[RuleBase]] = {
+    "agreement": AgreementRule,
+    "additivity": AdditivityRule,
+    "required_features": RequiredFeaturesRule,
+    "forbidden_features": ForbiddenFeaturesRule,
+    "noise_floor": NoiseFloorRule,
+    "stability": StabilityRule,
+    "drift": DriftRule,
+}
+
+
+def _rule_kind(value: Any) -> str | None:
+    """The tag of a rule entry (``@agreement``...), from its ``type`` key."""
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"@{kind}" if isinstance(kind, str) and kind in RULE_TYPES else None
+
+
+Rule = Annotated[
+    Annotated[AgreementRule, Tag("@agreement")]
+    | Annotated[AdditivityRule, Tag("@additivity")]
+    | Annotated[RequiredFeaturesRule, Tag("@required_features")]
+    | Annotated[ForbiddenFeaturesRule, Tag("@forbidden_features")]
+    | Annotated[NoiseFloorRule, Tag("@noise_floor")]
+    | Annotated[StabilityRule, Tag("@stability")]
+    | Annotated[DriftRule, Tag("@drift")],
+    Discriminator(
+        _rule_kind,
+        custom_error_type="rule_kind",
+        custom_error_message="a rule needs a 'type', one of: " + ", ".join(RULE_TYPES),
+    ),
+]
+"""One audit rule; its ``type`` picks the model."""
+
+
+class Audit(Strict):
+    """The rules ``xai audit`` checks on every job."""
+
+    rules: list[Rule] = Field(min_length=1)
+
+
 class Config(Strict):
     """A whole ``xai run`` config file."""
 
@@ -272,6 +468,7 @@ class Config(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     execution: Execution = Field(default_factory=Execution)
     jobs: list[JobEntry] = Field(min_length=1)
+    audit: Audit | None = Field(None, description="Rules for `xai audit` (`xai run` skips).")
 
 
 def json_schema() -> dict[str, Any]:

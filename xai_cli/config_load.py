@@ -21,6 +21,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from xai_cli.config import (
     CONFIG_SCHEMA_VERSION,
+    RULE_TYPES,
     Config,
     ConfigError,
     DataSpec,
@@ -139,6 +140,9 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
             current = list
         elif part in ("@job", "@matrix"):
             current = {"@job": Job, "@matrix": MatrixEntry}[part]
+            continue
+        elif isinstance(part, str) and part[1:] in RULE_TYPES:  # an audit rule's tag
+            current = RULE_TYPES[part[1:]]
             continue
         else:
             return None

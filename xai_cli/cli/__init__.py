@@ -7,7 +7,9 @@ import sys
 import typer
 
 from xai_cli import __version__
+from xai_cli.cli import audit as _audit
 from xai_cli.cli import config_cmds as _config_cmds
+from xai_cli.cli import diff as _diff
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
 from xai_cli.cli import run as _run
@@ -25,6 +27,8 @@ app.command("methods")(_methods.methods_command)
 app.command("run")(_run.run_command)
 app.command("init")(_config_cmds.init_command)
 app.command("schema")(_config_cmds.schema_command)
+app.command("audit")(_audit.audit_command)
+app.command("diff")(_diff.diff_command)
 
 
 def _version(value: bool) -> None:
