@@ -72,7 +72,7 @@ def test_duplicate_rule_names_are_config_errors(audit_models, tmp_path: Path) ->
     path = _write(tmp_path, audit_models, rules)
     with pytest.raises(ConfigError) as info:
         load_audit(path)
-    assert f"{path}:13 audit.rules[1].name: duplicate rule name 'same'" in str(info.value)
+    assert f"{path}:14 audit.rules[1].name: duplicate rule name 'same'" in str(info.value)
 
 
 def test_json_schema_describes_the_audit_rules() -> None:
