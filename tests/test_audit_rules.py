@@ -162,6 +162,8 @@ def test_noise_floor_separates_a_pure_noise_column_from_a_real_one(docs, floors)
 
 def test_noise_floor_passes_on_the_sound_model(docs, floors) -> None:
     rule = NoiseFloorRule(type="noise_floor", methods=["treeshap", "xgboost.gain"])
+    # the probe ran on exactly the rows the report explained
+    assert floors["clean"].rows == docs["clean"]["provenance"]["rows_used"]
     result = rules.noise_floor(rule, "n", docs["clean"], floors["clean"], None)
     assert result.status == "PASS", result.message
     assert all(f["margin"] > 0 for f in result.details["features"] if f["in_top_k_of"])

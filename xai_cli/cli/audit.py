@@ -29,7 +29,7 @@ STYLES = {
 MESSAGE_WIDTH = 110
 
 
-def status_table(doc: dict, title: str, rows: list[tuple[str, dict]]) -> Table:
+def status_table(title: str, rows: list[tuple[str, dict]]) -> Table:
     """A short table of rules (or methods) and their statuses."""
     several = len({job for job, _ in rows}) > 1
     table = Table(title=title, title_justify="left")
@@ -74,7 +74,7 @@ def audit_command(
         summary_file = append_step_summary(markdown.render_audit(doc))
         rows = [(j["name"], r) for j in doc["jobs"] for r in j["results"]]
         console = Console()
-        console.print(status_table(doc, f"xai audit: {doc['status']}", rows))
+        console.print(status_table(f"xai audit: {doc['status']}", rows))
         counts = " · ".join(f"{n} {s}" for s, n in doc["summary"].items() if n)
         console.print(f"{counts} → exit {doc['exit_code']}", highlight=False)
         err.print(

@@ -94,7 +94,7 @@ def diff_command(
         if output_format == "table":
             console = Console()
             rows = [("", r) for r in doc["results"]]
-            console.print(status_table(doc, f"xai diff: {doc['status']}", rows))
+            console.print(status_table(f"xai diff: {doc['status']}", rows))
         elif output_format == "json":
             typer.echo(json.dumps(doc, indent=2, allow_nan=False))
         elif output_format == "markdown":
