@@ -238,6 +238,35 @@ def _streamed_sample(
     return X, y, path, file_sha256(path), total, notes
 
 
+def load_rows(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str]]:
+    """The rows a run explains: features ``X``, target ``y`` (raw labels), the data file's path,
+    SHA-256 and row count, and notes on what was left out or sampled.
+
+    In memory, the file is read whole, rows with a missing target are left out and a seeded sample
+    (stratified for classifiers) of ``max_rows`` is taken; streamed, the sample is read chunk by
+    chunk. Other commands (``xai audit``) call this to work on exactly the rows ``explain`` uses.
+    """
+    if request.streamed:
+        return _streamed_sample(request, adapter)
+    data = load_data(request.data_path)
+    X, y = split_features(
+        data.frame,
+        adapter.feature_names,
+        target=request.target,
+        drop=request.drop,
+        by_position=not adapter.feature_names_known,
+    )
+    notes = list(adapter.notes)
+    if y is not None and y.isna().any():
+        keep = y.notna().to_numpy()
+        notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
+        X, y = X[keep], y[keep]
+    X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
+    return X, y, data.path, data.sha256, len(data.frame), notes
+
+
 def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> RowwiseJob:
     return RowwiseJob(
         model_path=str(Path(request.model_path).resolve()),
@@ -266,26 +295,7 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
     loaded = load_model(request.model_path, trust=request.trust_model)
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
-    if request.streamed:
-        X, y, data_path, data_sha, rows_total, notes = _streamed_sample(request, adapter)
-    else:
-        data = load_data(request.data_path)
-        data_path, data_sha, rows_total = data.path, data.sha256, len(data.frame)
-        X, y = split_features(
-            data.frame,
-            adapter.feature_names,
-            target=request.target,
-            drop=request.drop,
-            by_position=not adapter.feature_names_known,
-        )
-        notes = list(adapter.notes)
-        if y is not None and y.isna().any():
-            keep = y.notna().to_numpy()
-            notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
-            X, y = X[keep], y[keep]
-        X, y = sample_rows(
-            X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier
-        )
+    X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
     encoded = None
     if y is not None:
         encoded, adapter, target_notes = encode_target(adapter, y)

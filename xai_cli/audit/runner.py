@@ -38,10 +38,9 @@ from xai_cli.config import (
     StabilityRule,
 )
 from xai_cli.config_load import JobSpec, Overrides, Plan, _report, load_plan, read_yaml
-from xai_cli.engine import ExplainRequest, encode_target, explain
+from xai_cli.engine import ExplainRequest, encode_target, explain, load_rows
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
 from xai_cli.explainers import REGISTRY
-from xai_cli.io.data import load_data, sample_rows, split_features
 from xai_cli.io.models import load_model
 from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.writer import FORMATS, atomic_write
@@ -144,18 +143,7 @@ class Prepared:
 def prepare(request: ExplainRequest) -> Prepared:
     """Load the model and rows as :func:`xai_cli.engine.explain` does (same seeded sample)."""
     adapter = adapt(load_model(request.model_path, trust=request.trust_model).obj)
-    frame = load_data(request.data_path).frame
-    X, y = split_features(
-        frame,
-        adapter.feature_names,
-        target=request.target,
-        drop=request.drop,
-        by_position=not adapter.feature_names_known,
-    )
-    if y is not None and y.isna().any():
-        keep = y.notna().to_numpy()
-        X, y = X[keep], y[keep]
-    X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
+    X, y, *_ = load_rows(request, adapter)
     encoded = None
     if y is not None:
         encoded, adapter, _ = encode_target(adapter, y)
