@@ -164,6 +164,11 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
         )
     elapsed = time.perf_counter() - start
     local = output if isinstance(output, LocalAttribution) else None
+    if local is not None and local.library:
+        provenance["library"] = local.library
+        provenance["library_version"] = library_version(local.library)
+    if local is not None and local.notes:
+        provenance["notes"] = local.notes
     table = local.to_global() if local is not None else output
     if not np.isfinite(table.values).all():
         return MethodOutcome(
@@ -179,6 +184,15 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
         local=local,
         provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
     )
+
+
+def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
+    """What a method's attributions must add up to: the raw output, or class probabilities when
+    the method explains probabilities of a model whose raw output is something else."""
+    if local.unit.endswith(":probability") and adapter.raw_space != "probability":
+        scores = adapter.predict_scores(X)
+        return scores[:, 1:2] if adapter.task == "binary" else scores
+    return adapter.predict_raw(X)
 
 
 def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResult:
@@ -229,7 +243,7 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
         outcome = run_one(explainer, chosen_by, ctx)
         results.append(outcome)
         if outcome.local is not None:
-            checks.append(additivity(outcome.local, adapter.predict_raw(X)))
+            checks.append(additivity(outcome.local, model_output(adapter, outcome.local, X)))
     all_outcomes = tuple(results + outcomes)
     tables = tuple(o.table for o in results if o.table is not None)
     versions = {name: library_version(name) for name in LIBRARIES}

@@ -23,7 +23,7 @@ ALL_ONES = np.uint32(0xFFFFFFFF)
 
 
 @njit(cache=True, inline="always")
-def _goes_left(x, g, threshold, rule, missing, default_left, cat_offsets, cat_values):  # noqa: ANN
+def _goes_left(x, g, threshold, rule, missing, default_left, cat_offsets, cat_values):
     """Whether value ``x`` goes to node ``g``'s left child (rules: see forest.py)."""
     r = rule[g]
     if r >= 2:
@@ -48,7 +48,7 @@ def _goes_left(x, g, threshold, rule, missing, default_left, cat_offsets, cat_va
 
 
 @njit(cache=True)
-def path_structure(tree_offsets, left, right, feature, cover, max_d):  # noqa: ANN
+def path_structure(tree_offsets, left, right, feature, cover, max_d):
     """Per node: the slot (bit) of its split feature among the distinct features on its root
     path; per leaf: ``d``, those features and their zero fractions (product of cover ratios).
 
@@ -99,7 +99,7 @@ def path_structure(tree_offsets, left, right, feature, cover, max_d):  # noqa: A
 
 
 @njit(cache=True)
-def _shapley_weights(d):  # noqa: ANN
+def _shapley_weights(d):
     """``w[s] = s! (d-1-s)! / d!``, the weight of a coalition of ``s`` of the other features."""
     w = np.empty(max(d, 1), dtype=np.float64)
     for s in range(d):
@@ -111,7 +111,7 @@ def _shapley_weights(d):  # noqa: ANN
 
 
 @njit(parallel=True, cache=True)
-def path_dependent_tables(leaf_d, leaf_feat_off, leaf_z, leaf_table_off, value):  # noqa: ANN
+def path_dependent_tables(leaf_d, leaf_feat_off, leaf_z, leaf_table_off, value):
     """Tables ``T[p, j] = v * (o_j - z_j) * sum_s c_s w[s]`` for every leaf and pattern ``p``,
     where ``c`` are the coefficients of ``prod_{k != j} (z_k + o_k t)`` and ``o = bits of p``."""
     n = len(leaf_d)
@@ -145,7 +145,7 @@ def path_dependent_tables(leaf_d, leaf_feat_off, leaf_z, leaf_table_off, value):
 
 
 @njit(parallel=True, cache=True)
-def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):  # noqa: ANN
+def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):
     """Tables averaged over a background sample: ``hist`` holds, per leaf, the share of
     background rows with each pattern ``q``. For one background row the value function of a leaf
     is ``v * prod_{k in S} p_k * prod_{k not in S} q_k``, whose Shapley value for ``j`` is
@@ -201,7 +201,7 @@ def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):  # noq
 def _tree_patterns(
     xb, m, o, e, pat, left, right, feature, threshold, rule, missing, default_left,
     cat_offsets, cat_values, split_slot,
-):  # noqa: ANN
+):
     """Fill ``pat[node - o, r]`` for the ``m`` rows of block ``xb`` (features x rows) in one
     tree: bit ``s`` is cleared once a row fails a condition on the path's feature in slot ``s``."""
     for r in range(m):
@@ -230,7 +230,7 @@ def evaluate(
     X, n_outputs, block, tree_offsets, tree_output, left, right, feature, threshold, rule,
     missing, default_left, cat_offsets, cat_values, split_slot, leaf_d, leaf_feat_off,
     leaf_feats, leaf_table_off, table,
-):  # noqa: ANN
+):
     """SHAP values (rows x features x outputs): for each row, the sum over leaves of the leaf's
     table row at the row's pattern. Rows are processed in blocks of ``block`` in parallel."""
     n, n_features = X.shape
@@ -268,7 +268,7 @@ def evaluate(
 def pattern_histogram(
     X, tree_offsets, left, right, feature, threshold, rule, missing, default_left, cat_offsets,
     cat_values, split_slot, leaf_d, hist_off,
-):  # noqa: ANN
+):
     """Share of the rows of ``X`` (the background) with each pattern, per leaf."""
     n = X.shape[0]
     hist = np.zeros(hist_off[-1], dtype=np.float64)
@@ -295,7 +295,7 @@ def pattern_histogram(
 def predict(
     X, n_outputs, tree_offsets, tree_output, left, right, feature, threshold, rule, missing,
     default_left, cat_offsets, cat_values, value,
-):  # noqa: ANN
+):
     """Sum of the leaves each row reaches, per output (the model's raw output minus its
     constant offset): used to take the offset from the model and to check the parse."""
     n = X.shape[0]

@@ -265,10 +265,7 @@ def parse_sklearn(adapter: ModelAdapter) -> ParsedModel:
     """Decision trees, random forests, extra trees and gradient boosting (binary/regression).
     Classifier leaves are class probabilities; forests average their trees."""
     model = adapter.native
-    if hasattr(model, "estimators_"):
-        estimators = list(np.ravel(model.estimators_))
-    else:
-        estimators = [model]
+    estimators = list(np.ravel(model.estimators_)) if hasattr(model, "estimators_") else [model]
     boosting = adapter.model_class.startswith("GradientBoosting")
     scale = model.learning_rate if boosting else 1.0 / len(estimators)
     outputs = adapter.outputs
