@@ -112,6 +112,8 @@ def choose(
     skipped: list[MethodOutcome] = []
     if list(requested) in (["auto"], []):
         for explainer in REGISTRY.values():
+            if not getattr(explainer, "in_auto", True):
+                continue  # opt-in methods run only when named
             support = explainer.supports(adapter)
             if not support.ok:
                 skipped.append(MethodOutcome(explainer.name, "skipped", support.reason))

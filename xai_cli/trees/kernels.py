@@ -52,8 +52,9 @@ def path_structure(tree_offsets, left, right, feature, cover, max_d):
     """Per node: the slot (bit) of its split feature among the distinct features on its root
     path; per leaf: ``d``, those features and their zero fractions (product of cover ratios).
 
-    Returns ``(split_slot, leaf_d, leaf_feat_off, leaf_feats, leaf_z, ok)``; ``ok`` is False when
-    some path tests more than ``max_d`` distinct features.
+    Returns ``(split_slot, node_d, leaf_d, leaf_feat_off, leaf_feats, leaf_z, ok)`` (``node_d``:
+    distinct features on each node's root path); ``ok`` is False when some path tests more than
+    ``max_d`` distinct features.
     """
     n = len(left)
     split_slot = np.full(n, -1, dtype=np.int64)
@@ -73,7 +74,7 @@ def path_structure(tree_offsets, left, right, feature, cover, max_d):
                     s = k
                     break
             if s == max_d:
-                return split_slot, node_d, node_d, node_d, node_z[0], False
+                return split_slot, node_d, node_d, node_d, node_d, node_z[0], False
             split_slot[i] = s
             for child in (o + left[i], o + right[i]):
                 for k in range(d):
@@ -95,7 +96,7 @@ def path_structure(tree_offsets, left, right, feature, cover, max_d):
         for k in range(leaf_d[i]):
             leaf_feats[leaf_feat_off[i] + k] = node_feat[i, k]
             leaf_z[leaf_feat_off[i] + k] = node_z[i, k]
-    return split_slot, leaf_d, leaf_feat_off, leaf_feats, leaf_z, True
+    return split_slot, node_d, leaf_d, leaf_feat_off, leaf_feats, leaf_z, True
 
 
 @njit(cache=True)
@@ -198,70 +199,48 @@ def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):
 
 
 @njit(cache=True, inline="always")
-def _tree_patterns(
+def tree_patterns(
     xb, m, o, e, pat, left, right, feature, threshold, rule, missing, default_left,
     cat_offsets, cat_values, split_slot,
 ):
     """Fill ``pat[node - o, r]`` for the ``m`` rows of block ``xb`` (features x rows) in one
-    tree: bit ``s`` is cleared once a row fails a condition on the path's feature in slot ``s``."""
+    tree: bit ``s`` is cleared once a row fails a condition on the path's feature in slot ``s``.
+
+    Numeric splits whose NaN follows the default direction (XGBoost, scikit-learn, CatBoost and
+    most LightGBM nodes) take a branch-free path: a data-dependent branch per row and node would
+    be mispredicted half the time.
+    """
     for r in range(m):
         pat[0, r] = ALL_ONES
     for i in range(o, e):
         if left[i] < 0:
             continue
         li = i - o
-        keep = ~(np.uint32(1) << np.uint32(split_slot[i]))
+        bit = np.uint32(1) << np.uint32(split_slot[i])
         lc = left[i]
         rc = right[i]
         f = feature[i]
-        for r in range(m):
-            p = pat[li, r]
-            if _goes_left(xb[f, r], i, threshold, rule, missing, default_left, cat_offsets,
-                          cat_values):
-                pat[lc, r] = p
-                pat[rc, r] = p & keep
-            else:
-                pat[lc, r] = p & keep
-                pat[rc, r] = p
-
-
-@njit(parallel=True, cache=True)
-def evaluate(
-    X, n_outputs, block, tree_offsets, tree_output, left, right, feature, threshold, rule,
-    missing, default_left, cat_offsets, cat_values, split_slot, leaf_d, leaf_feat_off,
-    leaf_feats, leaf_table_off, table,
-):
-    """SHAP values (rows x features x outputs): for each row, the sum over leaves of the leaf's
-    table row at the row's pattern. Rows are processed in blocks of ``block`` in parallel."""
-    n, n_features = X.shape
-    out = np.zeros((n, n_features, n_outputs), dtype=np.float64)
-    sizes = tree_offsets[1:] - tree_offsets[:-1]
-    max_nodes = sizes.max()
-    n_blocks = (n + block - 1) // block
-    for bi in prange(n_blocks):
-        r0 = bi * block
-        m = min(n, r0 + block) - r0
-        xb = np.ascontiguousarray(X[r0 : r0 + m].T)
-        pat = np.empty((max_nodes, m), dtype=np.uint32)
-        for t in range(len(tree_output)):
-            o = tree_offsets[t]
-            e = tree_offsets[t + 1]
-            k = tree_output[t]
-            _tree_patterns(xb, m, o, e, pat, left, right, feature, threshold, rule, missing,
-                           default_left, cat_offsets, cat_values, split_slot)
-            for i in range(o, e):
-                d = leaf_d[i]
-                if left[i] >= 0 or d == 0:
-                    continue
-                mask = np.uint32((1 << d) - 1)
-                toff = leaf_table_off[i]
-                foff = leaf_feat_off[i]
-                li = i - o
-                for r in range(m):
-                    base = toff + np.int64(pat[li, r] & mask) * d
-                    for s in range(d):
-                        out[r0 + r, leaf_feats[foff + s], k] += table[base + s]
-    return out
+        if rule[i] <= 1 and missing[i] == 0:
+            thr = threshold[i]
+            dl = default_left[i]
+            strict = rule[i] == 0
+            for r in range(m):
+                x = xb[f, r]
+                below = x < thr if strict else x <= thr
+                go = np.uint32(below or (dl and x != x))
+                p = pat[li, r]
+                pat[lc, r] = p & ~(bit * (np.uint32(1) - go))
+                pat[rc, r] = p & ~(bit * go)
+        else:
+            for r in range(m):
+                p = pat[li, r]
+                if _goes_left(xb[f, r], i, threshold, rule, missing, default_left, cat_offsets,
+                              cat_values):
+                    pat[lc, r] = p
+                    pat[rc, r] = p & ~bit
+                else:
+                    pat[lc, r] = p & ~bit
+                    pat[rc, r] = p
 
 
 @njit(cache=True)
@@ -279,7 +258,7 @@ def pattern_histogram(
     for t in range(len(sizes)):
         o = tree_offsets[t]
         e = tree_offsets[t + 1]
-        _tree_patterns(xb, n, o, e, pat, left, right, feature, threshold, rule, missing,
+        tree_patterns(xb, n, o, e, pat, left, right, feature, threshold, rule, missing,
                        default_left, cat_offsets, cat_values, split_slot)
         for i in range(o, e):
             d = leaf_d[i]

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from xai_cli.adapters import ModelAdapter
-from xai_cli.trees import kernels
+from xai_cli.trees import groups, kernels
 from xai_cli.trees.forest import Forest, UnsupportedForest
 from xai_cli.trees.parsers import PARSERS, ParsedModel
 
@@ -28,6 +28,8 @@ CHECK_ROWS = 256
 """Rows on which the parsed forest must reproduce the library's own raw prediction."""
 BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
+GROUP_HEIGHTS = (2, 1, 0)
+"""Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,18 @@ class CompiledModel:
     leaf_z: np.ndarray
     table_off: np.ndarray
     hist_off: np.ndarray
+    node_d: np.ndarray
+    group_height: int
+    tree_group_off: np.ndarray
+    g_tree: np.ndarray
+    g_node: np.ndarray
+    g_end: np.ndarray
+    g_k: np.ndarray
+    g_inner_off: np.ndarray
+    g_inner: np.ndarray
+    g_u_off: np.ndarray
+    g_u: np.ndarray
+    g_table_off: np.ndarray
 
     @property
     def forest(self) -> Forest:
@@ -64,7 +78,7 @@ def compile_model(adapter: ModelAdapter) -> CompiledModel:
     parsed = PARSERS[adapter.family](adapter)
     f = parsed.forest
     depth = _max_depth(f)
-    slot, leaf_d, feat_off, feats, z, ok = kernels.path_structure(
+    slot, node_d, leaf_d, feat_off, feats, z, ok = kernels.path_structure(
         f.tree_offsets, f.left, f.right, f.feature, f.cover, min(depth, MAX_PATH_FEATURES) + 1
     )
     if not ok or (len(leaf_d) and leaf_d.max() > MAX_PATH_FEATURES):
@@ -82,7 +96,20 @@ def compile_model(adapter: ModelAdapter) -> CompiledModel:
     hist_sizes = np.where((f.left < 0) & (leaf_d > 0), 1 << leaf_d, 0).astype(np.int64)
     hist_off = np.zeros(len(hist_sizes) + 1, dtype=np.int64)
     hist_off[1:] = np.cumsum(hist_sizes)
-    return CompiledModel(parsed, slot, leaf_d, feat_off, feats, z, table_off, hist_off)
+    for height in GROUP_HEIGHTS:
+        grouping = groups.group_structure(
+            f.tree_offsets, f.left, f.right, node_d, leaf_d, feat_off, feats, height
+        )
+        if grouping[-1][-1] <= MAX_TABLE_ENTRIES:
+            break
+    else:
+        raise UnsupportedForest("the merged tables would be too large")
+    tree_group_off = grouping[0]
+    g_tree = np.repeat(np.arange(f.n_trees, dtype=np.int64), np.diff(tree_group_off))
+    return CompiledModel(
+        parsed, slot, leaf_d, feat_off, feats, z, table_off, hist_off, node_d, height,
+        tree_group_off, g_tree, *grouping[1:],
+    )
 
 
 def _max_depth(forest: Forest) -> int:
@@ -153,21 +180,34 @@ def threads(n_jobs: int | None) -> Iterator[None]:
         numba.set_num_threads(before)
 
 
-def _evaluate(compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray) -> np.ndarray:
+def merge_tables(compiled: CompiledModel, leaf_table: np.ndarray) -> np.ndarray:
+    """Per-leaf tables summed into per-group tables (what :func:`evaluate` reads)."""
     f, c = compiled.forest, compiled
-    return kernels.evaluate(
-        matrix, f.n_outputs, BLOCK_ROWS, f.tree_offsets, f.tree_output, f.left, f.right,
-        f.feature, f.threshold, f.rule, f.missing, f.default_left, f.cat_offsets, f.cat_values,
-        c.split_slot, c.leaf_d, c.leaf_feat_off, c.leaf_feats, c.table_off, table,
+    return groups.group_tables(
+        f.tree_offsets, f.left, f.right, c.split_slot, c.node_d, c.leaf_d, c.leaf_feat_off,
+        c.leaf_feats, c.table_off, leaf_table, c.g_tree, c.g_node, c.g_end, c.g_k,
+        c.g_inner_off, c.g_inner, c.g_u_off, c.g_u, c.g_table_off,
+    )
+
+
+def evaluate(compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """SHAP values of the encoded rows from merged tables (rows x features x outputs)."""
+    f, c = compiled.forest, compiled
+    return groups.evaluate(
+        np.ascontiguousarray(matrix, dtype=np.float64), f.n_outputs, BLOCK_ROWS, f.tree_offsets,
+        f.tree_output, f.left, f.right, f.feature, f.threshold, f.rule, f.missing,
+        f.default_left, f.cat_offsets, f.cat_values, c.split_slot, c.node_d, c.tree_group_off,
+        c.g_node, c.g_k, c.g_inner_off, c.g_inner, c.g_u_off, c.g_u, c.g_table_off, table,
     )
 
 
 def path_dependent_table(compiled: CompiledModel) -> np.ndarray:
-    """Per-leaf tables of path-dependent (cover-weighted) SHAP contributions."""
+    """Merged tables of path-dependent (cover-weighted) SHAP contributions."""
     c = compiled
-    return kernels.path_dependent_tables(
+    leaf = kernels.path_dependent_tables(
         c.leaf_d, c.leaf_feat_off, c.leaf_z, c.table_off, c.forest.value
     )
+    return merge_tables(compiled, leaf)
 
 
 def path_dependent(
@@ -176,22 +216,23 @@ def path_dependent(
     """Path-dependent SHAP values (rows x features x outputs) of the encoded rows."""
     if table is None:
         table = path_dependent_table(compiled)
-    return _evaluate(compiled, matrix, table)
+    return evaluate(compiled, matrix, table)
 
 
 def interventional_table(compiled: CompiledModel, background: np.ndarray) -> np.ndarray:
-    """Per-leaf tables of interventional SHAP contributions averaged over ``background``."""
+    """Merged tables of interventional SHAP contributions averaged over ``background``."""
     f, c = compiled.forest, compiled
     hist = kernels.pattern_histogram(
         np.ascontiguousarray(background, dtype=np.float64), f.tree_offsets, f.left, f.right,
         f.feature, f.threshold, f.rule, f.missing, f.default_left, f.cat_offsets, f.cat_values,
         c.split_slot, c.leaf_d, c.hist_off,
     )
-    return kernels.interventional_tables(c.leaf_d, c.table_off, c.hist_off, hist, f.value)
+    leaf = kernels.interventional_tables(c.leaf_d, c.table_off, c.hist_off, hist, f.value)
+    return merge_tables(compiled, leaf)
 
 
 def interventional(
     compiled: CompiledModel, matrix: np.ndarray, background: np.ndarray
 ) -> np.ndarray:
     """Interventional SHAP values (rows x features x outputs) against a background sample."""
-    return _evaluate(compiled, matrix, interventional_table(compiled, background))
+    return evaluate(compiled, matrix, interventional_table(compiled, background))
