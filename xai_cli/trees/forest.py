@@ -10,6 +10,7 @@ reached it, which path-dependent TreeSHAP uses as the conditional distribution).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -38,18 +39,22 @@ class UnsupportedForest(Exception):
 
 @dataclass
 class TreeNodes:
-    """One tree as parallel per-node lists in any order, children as indices (``-1`` = none)."""
+    """One tree as parallel per-node lists in any order, children as indices (``-1`` = none).
 
-    left: list[int] = field(default_factory=list)
-    right: list[int] = field(default_factory=list)
-    feature: list[int] = field(default_factory=list)
-    threshold: list[float] = field(default_factory=list)
-    rule: list[int] = field(default_factory=list)
-    missing: list[int] = field(default_factory=list)
-    default_left: list[bool] = field(default_factory=list)
+    Either built node by node with :meth:`add`, or with whole columns at once (lists or arrays;
+    ``categories`` may then be left empty when no node has any).
+    """
+
+    left: Any = field(default_factory=list)
+    right: Any = field(default_factory=list)
+    feature: Any = field(default_factory=list)
+    threshold: Any = field(default_factory=list)
+    rule: Any = field(default_factory=list)
+    missing: Any = field(default_factory=list)
+    default_left: Any = field(default_factory=list)
     categories: list[tuple[float, ...]] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
-    cover: list[float] = field(default_factory=list)
+    value: Any = field(default_factory=list)
+    cover: Any = field(default_factory=list)
 
     def add(
         self,
@@ -115,17 +120,18 @@ class Forest:
         return len(self.left)
 
 
-def _preorder(tree: TreeNodes, root: int) -> list[int]:
+def _preorder(left: np.ndarray, right: np.ndarray, root: int) -> np.ndarray:
     """Node indices in pre-order from ``root`` (iterative, so deep trees cannot overflow)."""
     order: list[int] = []
     stack = [root]
+    lefts, rights = left.tolist(), right.tolist()
     while stack:
         node = stack.pop()
         order.append(node)
-        if tree.left[node] >= 0:
-            stack.append(tree.right[node])
-            stack.append(tree.left[node])
-    return order
+        if lefts[node] >= 0:
+            stack.append(rights[node])
+            stack.append(lefts[node])
+    return np.asarray(order, dtype=np.int64)
 
 
 def build_forest(
@@ -136,44 +142,56 @@ def build_forest(
     Raises :class:`UnsupportedForest` when a split node lacks a child or a cover is not positive,
     which would make the path-dependent conditional expectation undefined.
     """
-    cols: dict[str, list] = {k: [] for k in TreeNodes.__dataclass_fields__}
-    offsets, outputs, cat_offsets, cat_values = [0], [], [0], []
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _COLUMNS}
+    offsets, outputs, cat_sizes, cat_values = [0], [], [], []
     for tree, root, output in trees:
-        order = _preorder(tree, root)
-        local = {node: i for i, node in enumerate(order)}
-        for node in order:
-            is_split = tree.left[node] >= 0
-            if is_split and tree.right[node] < 0:
-                raise UnsupportedForest("a split node has no right child")
-            if is_split and not tree.cover[node] > 0:
-                raise UnsupportedForest("a split node has no training cover")
-            cols["left"].append(local[tree.left[node]] if is_split else -1)
-            cols["right"].append(local[tree.right[node]] if is_split else -1)
-            for key in ("feature", "threshold", "rule", "missing", "default_left"):
-                cols[key].append(getattr(tree, key)[node])
-            cols["value"].append(0.0 if is_split else tree.value[node])
-            cols["cover"].append(tree.cover[node])
-            cats = sorted(tree.categories[node])
+        left = np.asarray(tree.left, dtype=np.int64)
+        right = np.asarray(tree.right, dtype=np.int64)
+        order = _preorder(left, right, root)
+        local = np.full(len(left), -1, dtype=np.int64)
+        local[order] = np.arange(len(order))
+        split = left[order] >= 0
+        if (right[order][split] < 0).any():
+            raise UnsupportedForest("a split node has no right child")
+        cover = np.asarray(tree.cover, dtype=np.float64)[order]
+        if not (cover[split] > 0).all():
+            raise UnsupportedForest("a split node has no training cover")
+        parts["left"].append(np.where(split, local[np.maximum(left[order], 0)], -1))
+        parts["right"].append(np.where(split, local[np.maximum(right[order], 0)], -1))
+        for key, dtype in _COLUMNS.items():
+            if key not in ("left", "right"):
+                parts[key].append(np.asarray(getattr(tree, key), dtype=dtype)[order])
+        parts["value"][-1] = np.where(split, 0.0, parts["value"][-1])
+        for node in order.tolist():
+            cats = sorted(tree.categories[node]) if tree.categories else []
+            cat_sizes.append(len(cats))
             cat_values.extend(cats)
-            cat_offsets.append(len(cat_values))
         offsets.append(offsets[-1] + len(order))
         outputs.append(output)
     if not outputs:
         raise UnsupportedForest("the model has no trees")
+    cat_offsets = np.zeros(len(cat_sizes) + 1, dtype=np.int64)
+    cat_offsets[1:] = np.cumsum(cat_sizes)
+    columns = {k: np.concatenate(v).astype(_COLUMNS[k]) for k, v in parts.items()}
     return Forest(
         n_features=n_features,
         n_outputs=n_outputs,
         tree_offsets=np.asarray(offsets, dtype=np.int64),
         tree_output=np.asarray(outputs, dtype=np.int64),
-        left=np.asarray(cols["left"], dtype=np.int64),
-        right=np.asarray(cols["right"], dtype=np.int64),
-        feature=np.asarray(cols["feature"], dtype=np.int64),
-        threshold=np.asarray(cols["threshold"], dtype=np.float64),
-        rule=np.asarray(cols["rule"], dtype=np.int8),
-        missing=np.asarray(cols["missing"], dtype=np.int8),
-        default_left=np.asarray(cols["default_left"], dtype=np.bool_),
-        cat_offsets=np.asarray(cat_offsets, dtype=np.int64),
+        cat_offsets=cat_offsets,
         cat_values=np.asarray(cat_values, dtype=np.float64),
-        value=np.asarray(cols["value"], dtype=np.float64),
-        cover=np.asarray(cols["cover"], dtype=np.float64),
+        **columns,
     )
+
+
+_COLUMNS: dict[str, type] = {
+    "left": np.int64,
+    "right": np.int64,
+    "feature": np.int64,
+    "threshold": np.float64,
+    "rule": np.int8,
+    "missing": np.int8,
+    "default_left": np.bool_,
+    "value": np.float64,
+    "cover": np.float64,
+}

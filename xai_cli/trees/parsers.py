@@ -96,26 +96,29 @@ def parse_xgboost(adapter: ModelAdapter) -> ParsedModel:
     for tree_json, output in zip(trees_json, info, strict=True):
         if int(tree_json["tree_param"].get("size_leaf_vector", "1")) > 1:
             raise UnsupportedForest("XGBoost vector-leaf (multi_output_tree) trees")
-        cats: dict[int, tuple[float, ...]] = {}
-        segments = tree_json.get("categories_segments", [])
-        sizes = tree_json.get("categories_sizes", [])
-        for k, node in enumerate(tree_json.get("categories_nodes", [])):
-            start = segments[k]
-            cats[node] = tuple(float(c) for c in tree_json["categories"][start : start + sizes[k]])
-        nodes = TreeNodes()
-        for i, lc in enumerate(tree_json["left_children"]):
-            categorical = tree_json["split_type"][i] == 1
-            nodes.add(
-                left=lc,
-                right=tree_json["right_children"][i],
-                feature=tree_json["split_indices"][i],
-                threshold=float(np.float32(tree_json["split_conditions"][i])),
-                rule=IN_SET_RIGHT if categorical else LESS,
-                default_left=bool(tree_json["default_left"][i]),
-                categories=cats.get(i, ()),
-                value=float(np.float32(tree_json["split_conditions"][i])) if lc < 0 else 0.0,
-                cover=float(np.float32(tree_json["sum_hessian"][i])),
-            )
+        n_nodes = len(tree_json["left_children"])
+        cats: list[tuple[float, ...]] = []
+        if tree_json.get("categories_nodes"):
+            cats = [()] * n_nodes
+            segments, sizes = tree_json["categories_segments"], tree_json["categories_sizes"]
+            for k, node in enumerate(tree_json["categories_nodes"]):
+                chosen = tree_json["categories"][segments[k] : segments[k] + sizes[k]]
+                cats[node] = tuple(float(c) for c in chosen)
+        left = np.asarray(tree_json["left_children"], dtype=np.int64)
+        # XGBoost stores float32; its JSON prints them in decimal, so round back to float32.
+        conditions = np.asarray(tree_json["split_conditions"], dtype=np.float32).astype(float)
+        nodes = TreeNodes(
+            left=left,
+            right=tree_json["right_children"],
+            feature=tree_json["split_indices"],
+            threshold=conditions,
+            rule=np.where(np.asarray(tree_json["split_type"]) == 1, IN_SET_RIGHT, LESS),
+            missing=np.full(n_nodes, NAN_DEFAULT),
+            default_left=np.asarray(tree_json["default_left"], dtype=bool),
+            categories=cats,
+            value=np.where(left < 0, conditions, 0.0),
+            cover=np.asarray(tree_json["sum_hessian"], dtype=np.float32).astype(float),
+        )
         trees.append((nodes, 0, int(output)))
     n_outputs = max(1, len(adapter.outputs))
     forest = build_forest(trees, len(adapter.feature_names), n_outputs)
