@@ -51,6 +51,8 @@ class ExplainRequest:
     trust_model: bool = False
     drop: tuple[str, ...] = ()
     params: dict[str, dict[str, object]] = field(default_factory=dict)
+    n_jobs: int | None = None
+    """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
 
 
 def _quiet(_: str) -> None:
@@ -188,6 +190,14 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
     )
 
 
+def _params(request: ExplainRequest, method: str) -> dict[str, object]:
+    """A method's params, with the run-wide ``n_jobs`` unless the method sets its own."""
+    params = dict(request.params.get(method, {}))
+    if request.n_jobs is not None:
+        params.setdefault("n_jobs", request.n_jobs)
+    return params
+
+
 def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
     """What a method's attributions must add up to: the raw output, or class probabilities when
     the method explains probabilities of a model whose raw output is something else."""
@@ -240,7 +250,7 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
             X=X,
             y=encoded,
             seed=request.seed,
-            params=dict(request.params.get(explainer.name, {})),
+            params=_params(request, explainer.name),
         )
         outcome = run_one(explainer, chosen_by, ctx)
         results.append(outcome)

@@ -54,6 +54,12 @@ def explain_command(
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the report) or none."
     ),
+    n_jobs: int | None = typer.Option(
+        None,
+        "--n-jobs",
+        help="Threads for row-chunk parallel backends (treeshap); results are identical for any "
+        "count. Default: all cores.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -82,6 +88,7 @@ def explain_command(
             top_k=top_k,
             trust_model=trust_model,
             drop=_split(drop),
+            n_jobs=n_jobs,
         )
         with err.status("explaining…") as status:
             result = explain(request, progress=lambda msg: status.update(msg))
