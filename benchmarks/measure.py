@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
-    work = {w.name: w for w in workloads(args.quick)}[args.workload]
+    (work,) = workloads(args.quick, (args.workload,))
     print(json.dumps(run_one(work, args.impl, args.rows, sizes.background_rows)))
     return 0
 

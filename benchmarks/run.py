@@ -110,7 +110,7 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> st
     started = datetime.now(UTC).isoformat(timespec="seconds")
     header_machine = machine()
     t0 = time.perf_counter()
-    works = [w for w in workloads(quick) if not only or w.name in only]
+    works = workloads(quick, only)
     if not works:
         raise SystemExit(f"no workload named {', '.join(only)}")
     lines = [

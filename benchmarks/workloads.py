@@ -1,11 +1,13 @@
 """Seeded benchmark workloads: synthetic models of the four families plus one real dataset.
 
-Models are trained once and cached under ``benchmarks/.cache/<mode>/`` (training the full
-XGBoost workload takes minutes on 2 cores); the data to explain is regenerated from the seed.
+Models are trained once and cached under ``benchmarks/.cache/<mode>/`` (or ``$XAI_BENCH_CACHE``;
+training the full XGBoost workload takes minutes on 2 cores); the data to explain is regenerated
+from the seed.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,10 +119,10 @@ def _adult(sizes: Sizes, folder: Path) -> Workload:
     )
 
 
-def workloads(quick: bool) -> list[Workload]:
-    """Train (or load from the cache) every workload of the chosen size."""
+def workloads(quick: bool, only: tuple[str, ...] = ()) -> list[Workload]:
+    """Train (or find in the cache) every workload of the chosen size, or those in ``only``."""
     sizes = QUICK if quick else FULL
-    folder = CACHE / ("quick" if quick else "full")
+    folder = Path(os.environ.get("XAI_BENCH_CACHE", CACHE)) / ("quick" if quick else "full")
     folder.mkdir(parents=True, exist_ok=True)
     X, y = synthetic(sizes.train_rows, sizes.features, SEED)
     out = []
@@ -131,6 +133,8 @@ def workloads(quick: bool) -> list[Workload]:
         "sklearn_tree": f"RandomForest, {max(10, sizes.trees // 5)} trees, depth 8",
     }
     for family, shape in shapes.items():
+        if only and f"synthetic_{family}" not in only:
+            continue
         path = folder / f"synthetic_{family}.joblib"
         if not path.exists():
             joblib.dump(_train(family, sizes, X, y), path)
@@ -149,5 +153,6 @@ def workloads(quick: bool) -> list[Workload]:
                 rows,
             )
         )
-    out.append(_adult(sizes, folder))
+    if not only or "adult_xgboost" in only:
+        out.append(_adult(sizes, folder))
     return out
