@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import threading
 import time
 from typing import Any
 
@@ -27,8 +29,43 @@ IMPLEMENTATIONS = ("xai", "native", "shap", "xai_interventional", "shap_interven
 ACCURACY_ROWS = 2_000
 
 
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+class PeakRss:
+    """Peak resident memory growth during a block: a thread samples ``/proc/self/statm`` every
+    2 ms (Linux); elsewhere the growth of ``ru_maxrss``, which can only see a new lifetime peak.
+    Large numpy and numba arrays are returned to the system when freed, so the resident size
+    before the block does not include the warm-up run's temporaries."""
+
+    def __init__(self) -> None:
+        self._page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self._stop = threading.Event()
+        self.peak_extra_mb = 0.0
+
+    def _rss_mb(self) -> float:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            return int(handle.read().split()[1]) * self._page_mb
+
+    def _poll(self, start: float) -> None:
+        peak = start
+        while not self._stop.wait(0.002):
+            peak = max(peak, self._rss_mb())
+        self.peak_extra_mb = max(0.0, max(peak, self._rss_mb()) - start)
+
+    def __enter__(self) -> PeakRss:
+        if os.path.exists("/proc/self/statm"):
+            self._thread = threading.Thread(target=self._poll, args=(self._rss_mb(),))
+            self._thread.start()
+        else:
+            self._thread = None
+            self._before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+        else:
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+            self.peak_extra_mb = max(0.0, after - self._before)
 
 
 def _shap_values(adapter: ModelAdapter, ctx: ExplainContext, background: Any) -> np.ndarray:
@@ -57,29 +94,29 @@ def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[
         (TreeShap() if impl == "xai" else InterventionalTreeShap()).explain(warm)
     if impl.startswith("shap"):
         import shap  # noqa: F401  (the import is not part of the time)
-    before = _peak_mb()
-    start = time.perf_counter()
-    if impl == "xai":
-        local = TreeShap().explain(ctx)
-        values, notes = local.values, local.notes
-    elif impl == "native":
-        values = COMPUTE[adapter.family](ctx)[0]
-    elif impl == "shap":
-        _shap_values(adapter, ctx, None)
-    elif impl == "xai_interventional":
-        notes = InterventionalTreeShap().explain(ctx).notes
-    elif impl == "shap_interventional":
-        _shap_values(adapter, ctx, background_sample(X, background_rows, 0))
-    else:
-        raise ValueError(f"unknown implementation {impl}")
-    seconds = time.perf_counter() - start
+    with PeakRss() as memory:
+        start = time.perf_counter()
+        if impl == "xai":
+            local = TreeShap().explain(ctx)
+            values, notes = local.values, local.notes
+        elif impl == "native":
+            values = COMPUTE[adapter.family](ctx)[0]
+        elif impl == "shap":
+            _shap_values(adapter, ctx, None)
+        elif impl == "xai_interventional":
+            notes = InterventionalTreeShap().explain(ctx).notes
+        elif impl == "shap_interventional":
+            _shap_values(adapter, ctx, background_sample(X, background_rows, 0))
+        else:
+            raise ValueError(f"unknown implementation {impl}")
+        seconds = time.perf_counter() - start
     result: dict[str, Any] = {
         "workload": work.name,
         "impl": impl,
         "rows": rows,
         "seconds": seconds,
         "rows_per_s": rows / seconds,
-        "peak_extra_mb": max(0.0, _peak_mb() - before),
+        "peak_extra_mb": memory.peak_extra_mb,
         "notes": list(notes),
     }
     if impl == "xai" and values is not None:

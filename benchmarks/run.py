@@ -158,8 +158,12 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> st
         "- Each row is one run in a fresh process (not a median); threads: numba, XGBoost, "
         "LightGBM and CatBoost use all cores, shap's TreeExplainer one.",
         "- rows/s includes everything the call does (xai: parsing the trees, checking them "
-        "against the library's predictions, building the tables); peak extra RSS is the growth "
-        "of the process's peak resident memory during the call.",
+        "against the library's predictions, building the tables; its numba kernels are "
+        "compiled by a 50-row warm-up call first, and cached on disk between runs); peak extra "
+        "RSS is the largest growth of the process's resident memory during the call, sampled "
+        "every 2 ms.",
+        "- max error / output range: largest |xai - library's own| over the first 2,000 rows, "
+        "divided by the range of the model's raw output (at least 1).",
         f"- Interventional rows use {sizes.background_rows:,} background rows for both.",
         "",
         *lines,
