@@ -147,11 +147,19 @@ def test_opt_in_method_runs_from_the_cli(tmp_path: Path) -> None:
     from tests.conftest import run_xai as cli
 
     out = tmp_path / "report"
-    run = cli("explain", str(model_path), str(data_path), "-m", "treeshap.interventional,treeshap",
-              "--target", "y", "--n-jobs", "2", "--output-format", "none", "-q", "-f", "json",
-              "--out", str(out))
+    args = ("explain", str(model_path), str(data_path), "-m", "treeshap.interventional,treeshap",
+            "--target", "y", "--n-jobs", "2", "--output-format", "none", "-q", "-f", "json",
+            "--out", str(out))
+    run = cli(*args, "--param", "treeshap.interventional:background_rows=50")
     assert run.code == 0, run.stderr
     methods = {m["method"]: m for m in json.loads((out / "report.json").read_text())["methods"]}
     assert methods["treeshap.interventional"]["library"] == FAST_LIBRARY
+    assert "background: 50 rows" in methods["treeshap.interventional"]["notes"][0]
     assert methods["treeshap"]["library"] == FAST_LIBRARY
     assert any("table TreeSHAP" in n for n in methods["treeshap"]["notes"])
+    run = cli(*args, "--param", "treeshap:engine=native")
+    assert run.code == 0, run.stderr
+    methods = {m["method"]: m for m in json.loads((out / "report.json").read_text())["methods"]}
+    assert methods["treeshap"]["library"] == "xgboost"
+    bad = cli(*args, "--param", "treeshap.interventional=50")
+    assert bad.code == 2 and "METHOD:KEY=VALUE" in bad.stderr
