@@ -105,7 +105,10 @@ class TreeShap:
     name: str = "treeshap"
     library: str = "native"
     needs_target: bool = False
-    description: str = "path-dependent TreeSHAP (library's own), global = mean |SHAP|"
+    description: str = (
+        "exact path-dependent TreeSHAP (xai table kernels; library's own as fallback), "
+        "global = mean |SHAP|"
+    )
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family not in COMPUTE:

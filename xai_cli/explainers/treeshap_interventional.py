@@ -102,7 +102,10 @@ class InterventionalTreeShap:
     name: str = "treeshap.interventional"
     library: str = "native"
     needs_target: bool = False
-    description: str = "interventional TreeSHAP vs a seeded background sample, global = mean |SHAP|"
+    description: str = (
+        "interventional TreeSHAP vs a seeded background sample (opt-in: name it with -m), "
+        "global = mean |SHAP|"
+    )
     in_auto: bool = False  # needs a background choice and costs more: run when named
 
     def supports(self, adapter: ModelAdapter) -> Support:
