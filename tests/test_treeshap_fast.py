@@ -242,3 +242,36 @@ def test_n_jobs_gives_identical_values(library: str) -> None:
     assert one.library == two.library == FAST_LIBRARY
     assert np.array_equal(one.values, two.values)
     assert np.array_equal(one.base_values, two.base_values)
+
+
+def _other_models() -> dict[str, Any]:
+    from sklearn.ensemble import (
+        ExtraTreesRegressor,
+        GradientBoostingClassifier,
+        GradientBoostingRegressor,
+    )
+    from sklearn.tree import DecisionTreeClassifier
+
+    return {
+        "decision_tree_classifier": DecisionTreeClassifier(max_depth=4, random_state=0),
+        "extra_trees_regressor": ExtraTreesRegressor(n_estimators=6, max_depth=5, random_state=0),
+        "gradient_boosting_classifier": GradientBoostingClassifier(
+            n_estimators=8, max_depth=3, random_state=0
+        ),
+        "gradient_boosting_regressor": GradientBoostingRegressor(
+            n_estimators=8, max_depth=3, random_state=0
+        ),
+        "xgboost_random_forest": xgb.XGBRFRegressor(n_estimators=4, max_depth=4, random_state=0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_other_models()))
+def test_other_tree_models_take_the_fast_path(name: str) -> None:
+    """Single trees, extra trees, scikit-learn gradient boosting (with its init estimator in the
+    offset) and XGBoost random forests (several trees per round)."""
+    model = _other_models()[name]
+    task: Task = "binary" if "classifier" in name else "regression"
+    X, y = make_data(task)
+    ctx, local = explain(model.fit(X, y), X)
+    assert local.library == FAST_LIBRARY, local.notes
+    assert_matches_own(ctx, local)
