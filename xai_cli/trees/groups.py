@@ -18,11 +18,20 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from xai_cli.trees.kernels import tree_patterns
+from xai_cli.trees.kernels import Arr, tree_patterns
 
 
 @njit(cache=True)
-def group_structure(tree_offsets, left, right, node_d, leaf_d, leaf_feat_off, leaf_feats, height):
+def group_structure(
+    tree_offsets: Arr,
+    left: Arr,
+    right: Arr,
+    node_d: Arr,
+    leaf_d: Arr,
+    leaf_feat_off: Arr,
+    leaf_feats: Arr,
+    height: int,
+) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr, Arr]:
     """Groups of height <= ``height``: per group its root, end (exclusive), the number of its
     split nodes ``k`` and their ids, its feature union ``U`` and the table offset
     (``2**(d_root + k) * |U|`` values each); plus each tree's range of groups."""
@@ -87,10 +96,26 @@ def group_structure(tree_offsets, left, right, node_d, leaf_d, leaf_feat_off, le
 
 @njit(parallel=True, cache=True)
 def group_tables(
-    tree_offsets, left, right, split_slot, node_d, leaf_d, leaf_feat_off, leaf_feats,
-    leaf_table_off, leaf_table, g_tree, g_node, g_end, g_k, g_inner_off, g_inner, g_u_off, g_u,
-    g_table_off,
-):
+    tree_offsets: Arr,
+    left: Arr,
+    right: Arr,
+    split_slot: Arr,
+    node_d: Arr,
+    leaf_d: Arr,
+    leaf_feat_off: Arr,
+    leaf_feats: Arr,
+    leaf_table_off: Arr,
+    leaf_table: Arr,
+    g_tree: Arr,
+    g_node: Arr,
+    g_end: Arr,
+    g_k: Arr,
+    g_inner_off: Arr,
+    g_inner: Arr,
+    g_u_off: Arr,
+    g_u: Arr,
+    g_table_off: Arr,
+) -> Arr:
     """Sum each group's leaf tables into the group's table, for every key (root pattern bits,
     then one decision bit per split node of the group in pre-order; 1 = goes left)."""
     table = np.zeros(g_table_off[-1], dtype=np.float64)
@@ -137,10 +162,32 @@ def group_tables(
 
 @njit(parallel=True, cache=True)
 def evaluate(
-    X, n_outputs, block, tree_offsets, tree_output, left, right, feature, threshold, rule,
-    missing, default_left, cat_offsets, cat_values, split_slot, node_d, tree_group_off, g_node,
-    g_k, g_inner_off, g_inner, g_u_off, g_u, g_table_off, table,
-):
+    X: Arr,
+    n_outputs: int,
+    block: int,
+    tree_offsets: Arr,
+    tree_output: Arr,
+    left: Arr,
+    right: Arr,
+    feature: Arr,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+    split_slot: Arr,
+    node_d: Arr,
+    tree_group_off: Arr,
+    g_node: Arr,
+    g_k: Arr,
+    g_inner_off: Arr,
+    g_inner: Arr,
+    g_u_off: Arr,
+    g_u: Arr,
+    g_table_off: Arr,
+    table: Arr,
+) -> Arr:
     """SHAP values (rows x features x outputs): per row, the sum over groups of the group's
     table row at the row's key. Row blocks run in parallel; each row's sum runs in the same
     order (trees, then groups in pre-order) whatever the block or thread."""

@@ -19,11 +19,23 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+Arr = np.ndarray
+"""numba kernels take and return plain numpy arrays (see each docstring for the shapes)."""
+
 ALL_ONES = np.uint32(0xFFFFFFFF)
 
 
 @njit(cache=True, inline="always")
-def _goes_left(x, g, threshold, rule, missing, default_left, cat_offsets, cat_values):
+def _goes_left(
+    x: float,
+    g: int,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+) -> bool:
     """Whether value ``x`` goes to node ``g``'s left child (rules: see forest.py)."""
     r = rule[g]
     if r >= 2:
@@ -48,7 +60,14 @@ def _goes_left(x, g, threshold, rule, missing, default_left, cat_offsets, cat_va
 
 
 @njit(cache=True)
-def path_structure(tree_offsets, left, right, feature, cover, max_d):
+def path_structure(
+    tree_offsets: Arr,
+    left: Arr,
+    right: Arr,
+    feature: Arr,
+    cover: Arr,
+    max_d: int,
+) -> tuple[Arr, Arr, Arr, Arr, Arr, Arr, bool]:
     """Per node: the slot (bit) of its split feature among the distinct features on its root
     path; per leaf: ``d``, those features and their zero fractions (product of cover ratios).
 
@@ -100,7 +119,9 @@ def path_structure(tree_offsets, left, right, feature, cover, max_d):
 
 
 @njit(cache=True)
-def _shapley_weights(d):
+def _shapley_weights(
+    d: int,
+) -> Arr:
     """``w[s] = s! (d-1-s)! / d!``, the weight of a coalition of ``s`` of the other features."""
     w = np.empty(max(d, 1), dtype=np.float64)
     for s in range(d):
@@ -112,7 +133,13 @@ def _shapley_weights(d):
 
 
 @njit(parallel=True, cache=True)
-def path_dependent_tables(leaf_d, leaf_feat_off, leaf_z, leaf_table_off, value):
+def path_dependent_tables(
+    leaf_d: Arr,
+    leaf_feat_off: Arr,
+    leaf_z: Arr,
+    leaf_table_off: Arr,
+    value: Arr,
+) -> Arr:
     """Tables ``T[p, j] = v * (o_j - z_j) * sum_s c_s w[s]`` for every leaf and pattern ``p``,
     where ``c`` are the coefficients of ``prod_{k != j} (z_k + o_k t)`` and ``o = bits of p``."""
     n = len(leaf_d)
@@ -146,7 +173,13 @@ def path_dependent_tables(leaf_d, leaf_feat_off, leaf_z, leaf_table_off, value):
 
 
 @njit(parallel=True, cache=True)
-def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):
+def interventional_tables(
+    leaf_d: Arr,
+    leaf_table_off: Arr,
+    hist_off: Arr,
+    hist: Arr,
+    value: Arr,
+) -> Arr:
     """Tables averaged over a background sample: ``hist`` holds, per leaf, the share of
     background rows with each pattern ``q``. For one background row the value function of a leaf
     is ``v * prod_{k in S} p_k * prod_{k not in S} q_k``, whose Shapley value for ``j`` is
@@ -200,9 +233,22 @@ def interventional_tables(leaf_d, leaf_table_off, hist_off, hist, value):
 
 @njit(cache=True, inline="always")
 def tree_patterns(
-    xb, m, o, e, pat, left, right, feature, threshold, rule, missing, default_left,
-    cat_offsets, cat_values, split_slot,
-):
+    xb: Arr,
+    m: int,
+    o: int,
+    e: int,
+    pat: Arr,
+    left: Arr,
+    right: Arr,
+    feature: Arr,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+    split_slot: Arr,
+) -> None:
     """Fill ``pat[node - o, r]`` for the ``m`` rows of block ``xb`` (features x rows) in one
     tree: bit ``s`` is cleared once a row fails a condition on the path's feature in slot ``s``.
 
@@ -245,9 +291,21 @@ def tree_patterns(
 
 @njit(cache=True)
 def pattern_histogram(
-    X, tree_offsets, left, right, feature, threshold, rule, missing, default_left, cat_offsets,
-    cat_values, split_slot, leaf_d, hist_off,
-):
+    X: Arr,
+    tree_offsets: Arr,
+    left: Arr,
+    right: Arr,
+    feature: Arr,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+    split_slot: Arr,
+    leaf_d: Arr,
+    hist_off: Arr,
+) -> Arr:
     """Share of the rows of ``X`` (the background) with each pattern, per leaf."""
     n = X.shape[0]
     hist = np.zeros(hist_off[-1], dtype=np.float64)
@@ -272,9 +330,21 @@ def pattern_histogram(
 
 @njit(parallel=True, cache=True)
 def predict(
-    X, n_outputs, tree_offsets, tree_output, left, right, feature, threshold, rule, missing,
-    default_left, cat_offsets, cat_values, value,
-):
+    X: Arr,
+    n_outputs: int,
+    tree_offsets: Arr,
+    tree_output: Arr,
+    left: Arr,
+    right: Arr,
+    feature: Arr,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+    value: Arr,
+) -> Arr:
     """Sum of the leaves each row reaches, per output (the model's raw output minus its
     constant offset): used to take the offset from the model and to check the parse."""
     n = X.shape[0]
