@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo audit-demo test lint browser clean
+.PHONY: setup demo audit-demo test lint browser clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +49,13 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check xai_cli tests sample_data docs
+	$(BIN)/ruff check xai_cli tests sample_data docs benchmarks
+
+# Benchmarks: train the seeded workloads once (cached in benchmarks/.cache), time xai's TreeSHAP
+# against each library's own and shap, write benchmarks/results/latest.md. QUICK=1: small sizes.
+BENCH_BUDGET ?= 300
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -107,8 +107,33 @@ def test_every_applicable_backend_keeps_the_contract(planted, family: str, task:
     model, data = planted[(family, task)]
     result = _run(model, data)
     ran = {o.method: o for o in result.outcomes if o.status == "ok"}
-    expected = {name for name, e in REGISTRY.items() if e.supports(result_adapter(model)).ok}
+    expected = {
+        name
+        for name, e in REGISTRY.items()
+        if e.supports(result_adapter(model)).ok and getattr(e, "in_auto", True)
+    }
     assert set(ran) == expected, {o.method: o.reason for o in result.outcomes}
+    _check_contract(ran)
+
+
+OPT_IN = [name for name, e in REGISTRY.items() if not getattr(e, "in_auto", True)]
+
+
+@pytest.mark.parametrize(("family", "task"), CASES)
+@pytest.mark.parametrize("method", OPT_IN)
+def test_opt_in_backends_keep_the_contract(planted, method: str, family: str, task: str) -> None:
+    """Backends ``auto`` leaves out keep the same contract when named."""
+    model, data = planted[(family, task)]
+    if not REGISTRY[method].supports(result_adapter(model)).ok:
+        pytest.skip(f"{method} does not apply to {family}")
+    result = explain(ExplainRequest(str(model), str(data), target="y", methods=(method,)))
+    ran = {o.method: o for o in result.outcomes if o.status == "ok"}
+    assert set(ran) == {method}, {o.method: o.reason for o in result.outcomes}
+    _check_contract(ran)
+
+
+def _check_contract(ran: dict[str, Any]) -> None:
+    """Feature order, shapes, the planted signal first, the constant column exactly zero."""
     for name, outcome in ran.items():
         table = outcome.table
         assert table is not None

@@ -57,6 +57,8 @@ class ExplainRequest:
     engine: str = "local"
     scheduler: str | None = None
     chunk_rows: int | None = None
+    n_jobs: int | None = None
+    """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
 
     @property
     def streamed(self) -> bool:
@@ -123,6 +125,8 @@ def choose(
     skipped: list[MethodOutcome] = []
     if list(requested) in (["auto"], []):
         for explainer in REGISTRY.values():
+            if not getattr(explainer, "in_auto", True):
+                continue  # opt-in methods run only when named
             support = explainer.supports(adapter)
             if not support.ok:
                 skipped.append(MethodOutcome(explainer.name, "skipped", support.reason))
@@ -175,6 +179,11 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
         )
     elapsed = time.perf_counter() - start
     local = output if isinstance(output, LocalAttribution) else None
+    if local is not None and local.library:
+        provenance["library"] = local.library
+        provenance["library_version"] = library_version(local.library)
+    if local is not None and local.notes:
+        provenance["notes"] = local.notes
     table = local.to_global() if local is not None else output
     if not np.isfinite(table.values).all():
         return MethodOutcome(
@@ -196,6 +205,23 @@ DEFAULT_CHUNK_ROWS = 50_000
 """Rows per chunk when streaming and ``--chunk-rows`` is not given (``--engine dask``)."""
 STREAM_SAMPLE_ROWS = 10_000
 """Rows kept for non-row-wise methods and plots when streaming without ``--max-rows``."""
+
+
+def _params(request: ExplainRequest, method: str) -> dict[str, object]:
+    """A method's params, with the run-wide ``n_jobs`` unless the method sets its own."""
+    params = dict(request.params.get(method, {}))
+    if request.n_jobs is not None:
+        params.setdefault("n_jobs", request.n_jobs)
+    return params
+
+
+def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
+    """What a method's attributions must add up to: the raw output, or class probabilities when
+    the method explains probabilities of a model whose raw output is something else."""
+    if local.unit.endswith(":probability") and adapter.raw_space != "probability":
+        scores = adapter.predict_scores(X)
+        return scores[:, 1:2] if adapter.task == "binary" else scores
+    return adapter.predict_raw(X)
 
 
 def _streamed_sample(
@@ -277,7 +303,7 @@ def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> Roww
         seed=request.seed,
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
-        params=dict(request.params.get(method, {})),
+        params=_params(request, method),
     )
 
 
@@ -311,7 +337,7 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
             X=X,
             y=encoded,
             seed=request.seed,
-            params=dict(request.params.get(explainer.name, {})),
+            params=_params(request, explainer.name),
         )
         if request.streamed and getattr(explainer, "row_wise", False):
             outcome, check = run_streamed(
@@ -324,7 +350,7 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
         outcome = run_one(explainer, chosen_by, ctx)
         results.append(outcome)
         if outcome.local is not None:
-            checks.append(additivity(outcome.local, adapter.predict_raw(X)))
+            checks.append(additivity(outcome.local, model_output(adapter, outcome.local, X)))
     all_outcomes = tuple(results + outcomes)
     tables = tuple(o.table for o in results if o.table is not None)
     versions = {name: library_version(name) for name in LIBRARIES}

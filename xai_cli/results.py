@@ -72,6 +72,9 @@ class LocalAttribution:
     """Per-row attributions (rows x features x outputs) with their base values (rows x outputs).
 
     ``data`` holds the explained rows' feature values as numbers (categories as codes), for plots.
+    ``library`` (when set) names the code that computed the values, overriding the backend's
+    default in the provenance; ``notes`` go into the provenance (e.g. why a fast path was not
+    used).
     """
 
     method: str
@@ -81,6 +84,8 @@ class LocalAttribution:
     values: np.ndarray
     base_values: np.ndarray
     data: np.ndarray
+    library: str = ""
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen(self.values, 3, "values"))

@@ -91,8 +91,9 @@ def explain_partition(part: Partition, job: RowwiseJob) -> Partial:
             raise TypeError(f"{job.method} is not a row-wise method")
         raw = np.asarray(adapter.predict_raw(X), dtype=float)
         part_ = chunk_partial(
-            local.values, local.base_values, raw, frame, keys, job.sample_rows, local.unit
-        )
+            local.values, local.base_values, raw, frame, keys, job.sample_rows, local.unit,
+            getattr(local, "library", ""), getattr(local, "notes", ()),
+        )  # fmt: skip
         total = part_ if total is None else total.merge(part_, job.sample_rows)
     if total is None:
         raise ValueError(f"partition {part.index} of {part.path} has no rows to explain")
@@ -200,6 +201,9 @@ def run_streamed(
             provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
         ), None  # fmt: skip
     elapsed = time.perf_counter() - start
+    if partial.library:
+        provenance["library"] = partial.library
+        provenance["library_version"] = library_version(partial.library)
     note = (
         f"streamed over all {partial.rows} rows in {n_parts} partitions, chunks of at most "
         f"{job.chunk_rows} rows, engine {engine}; plots use the {len(partial.keys)}-row sample"
@@ -207,7 +211,8 @@ def run_streamed(
     if not np.isfinite(table.values).all():
         return MethodOutcome(
             explainer.name, "failed", "produced non-finite importances (NaN or infinity)",
-            provenance=MethodProvenance(**provenance, elapsed_s=elapsed, notes=(note,)),
+            provenance=MethodProvenance(**provenance, elapsed_s=elapsed,
+                                         notes=(*partial.notes, note)),
         ), None  # fmt: skip
     scale = max(1.0, partial.raw_max - partial.raw_min)
     check = Additivity(
@@ -219,5 +224,5 @@ def run_streamed(
     )
     return MethodOutcome(
         explainer.name, "ok", table=table, local=local,
-        provenance=MethodProvenance(**provenance, elapsed_s=elapsed, notes=(note,)),
+        provenance=MethodProvenance(**provenance, elapsed_s=elapsed, notes=(*partial.notes, note)),
     ), check  # fmt: skip

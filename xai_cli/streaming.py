@@ -107,6 +107,8 @@ class Partial:
     unit: str = ""
     raw_min: float = np.inf
     raw_max: float = -np.inf
+    library: str = ""
+    notes: tuple[str, ...] = ()
 
     def merge(self, other: Partial, keep: int) -> Partial:
         """This partial followed by ``other`` (order matters for bit-identical sums)."""
@@ -124,6 +126,8 @@ class Partial:
                 unit=self.unit or other.unit,
                 raw_min=min(self.raw_min, other.raw_min),
                 raw_max=max(self.raw_max, other.raw_max),
+                library=self.library or other.library,
+                notes=tuple(dict.fromkeys((*self.notes, *other.notes))),
             ),
             keep,
         )
@@ -137,7 +141,7 @@ def _keep_smallest(p: Partial, keep: int) -> Partial:
     return Partial(
         p.rows, p.sum_abs, p.sum_abs_pooled, p.max_error, p.keys[order], p.values[order],
         p.base[order], p.errors[order], p.frame.iloc[order].reset_index(drop=True), p.unit,
-        p.raw_min, p.raw_max,
+        p.raw_min, p.raw_max, p.library, p.notes,
     )  # fmt: skip
 
 
@@ -149,6 +153,8 @@ def chunk_partial(
     keys: np.ndarray,
     keep: int,
     unit: str,
+    library: str = "",
+    notes: tuple[str, ...] = (),
 ) -> Partial:
     """The partial of one explained chunk: sums, additivity errors and its sample candidates."""
     errors = np.abs(values.sum(axis=1) + base - raw.reshape(base.shape)).max(axis=1)
@@ -167,6 +173,8 @@ def chunk_partial(
             unit=unit,
             raw_min=float(raw.min()) if raw.size else np.inf,
             raw_max=float(raw.max()) if raw.size else -np.inf,
+            library=library,
+            notes=notes,
         ),
         keep,
     )

@@ -12,6 +12,7 @@ from xai_cli.cli.console import print_summary
 from xai_cli.cli.errors import error_boundary, print_error
 from xai_cli.engine import ExplainRequest, explain
 from xai_cli.errors import UsageError
+from xai_cli.explainers import REGISTRY
 from xai_cli.reports.document import build_document, ok_methods
 from xai_cli.reports.writer import parse_formats, write_reports
 
@@ -20,6 +21,34 @@ OUTPUT_FORMATS = ("table", "json", "none")
 
 def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def _parse_params(items: list[str]) -> dict[str, dict[str, object]]:
+    """``METHOD:KEY=VALUE`` options as ``{method: {key: value}}``; integers and floats are
+    converted, anything else stays text (each backend validates its own parameters)."""
+    out: dict[str, dict[str, object]] = {}
+    for item in items:
+        method, sep, rest = item.partition(":")
+        key, eq, text = rest.partition("=")
+        if not (sep and eq and method and key):
+            raise UsageError(
+                f"--param '{item}' is not METHOD:KEY=VALUE",
+                hint="e.g. --param treeshap.interventional:background_rows=500",
+            )
+        value: object = text
+        for convert in (int, float):
+            try:
+                value = convert(text)
+                break
+            except ValueError:
+                continue
+        if method.strip() not in REGISTRY:
+            raise UsageError(
+                f"--param '{item}': unknown method '{method.strip()}'",
+                hint="`xai methods MODEL` lists the method ids",
+            )
+        out.setdefault(method.strip(), {})[key.strip()] = value
+    return out
 
 
 def explain_command(
@@ -65,6 +94,18 @@ def explain_command(
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the report) or none."
     ),
+    param: list[str] = typer.Option(
+        [],
+        "--param",
+        help="A method parameter as METHOD:KEY=VALUE (repeatable), e.g. "
+        "treeshap:engine=native or treeshap.interventional:background_rows=500.",
+    ),
+    n_jobs: int | None = typer.Option(
+        None,
+        "--n-jobs",
+        help="Threads for row-chunk parallel backends (treeshap); results are identical for any "
+        "count. Default: all cores.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -96,6 +137,8 @@ def explain_command(
             engine=engine,
             scheduler=scheduler,
             chunk_rows=chunk_rows,
+            n_jobs=n_jobs,
+            params=_parse_params(param),
         )
         with err.status("explaining…") as status:
             result = explain(request, progress=lambda msg: status.update(msg))

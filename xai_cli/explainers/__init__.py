@@ -1,6 +1,7 @@
 """The registry of explanation backends: one module per backend, one dict of method ids.
 
 ``REGISTRY`` is ordered by preference; ``auto`` walks it and keeps every rejection reason.
+A backend with ``in_auto = False`` runs only when named (e.g. ``treeshap.interventional``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from xai_cli.explainers import (
     permutation,
     sklearn_impurity,
     treeshap,
+    treeshap_interventional,
 )
 from xai_cli.explainers.base import ExplainContext, Explainer, Support
 
@@ -22,6 +24,7 @@ _MODULES = (
     native_catboost,
     sklearn_impurity,
     permutation,
+    treeshap_interventional,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}

@@ -1,0 +1,296 @@
+"""Read each library's trees into a :class:`~xai_cli.trees.forest.Forest`, and encode input rows
+the way that library does before it walks its trees.
+
+A parser either returns an exact transcription of the model or raises
+:class:`~xai_cli.trees.forest.UnsupportedForest` with the reason; the explainer then falls back
+to the library's own TreeSHAP and records that reason. As a second guard, the explainer checks the
+parsed forest's predictions against the library's own raw predictions before trusting it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xai_cli.adapters import ModelAdapter
+from xai_cli.trees.forest import (
+    IN_SET_LEFT,
+    IN_SET_RIGHT,
+    LESS,
+    LESS_EQUAL,
+    NAN_AS_ZERO,
+    NAN_DEFAULT,
+    ZERO_OR_NAN_DEFAULT,
+    Forest,
+    TreeNodes,
+    UnsupportedForest,
+    build_forest,
+)
+
+Encoder = Callable[[pd.DataFrame], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ParsedModel:
+    """A forest and the function that turns a typed frame into the matrix its splits test."""
+
+    forest: Forest
+    encode: Encoder
+
+
+def _codes(col: pd.Series, categories: list[Any] | None) -> np.ndarray:
+    """Category codes as floats (NaN for missing or unknown), against ``categories`` when the
+    model stored them, else against the column's own categories (what the library does)."""
+    cat = pd.Categorical(col, categories=categories) if categories is not None else col.cat
+    codes = np.asarray(cat.codes, dtype=np.float64)
+    codes[codes < 0] = np.nan
+    return codes
+
+
+def _matrix(
+    adapter: ModelAdapter, X: pd.DataFrame, categories: dict[str, list[Any] | None], f32: bool
+) -> np.ndarray:
+    frame = adapter.typed_frame(X)
+    out = np.empty(frame.shape, dtype=np.float64)
+    for j, name in enumerate(adapter.feature_names):
+        if name in categories:
+            out[:, j] = _codes(frame[name].astype("category"), categories[name])
+        else:
+            out[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    # XGBoost, scikit-learn and CatBoost compare float32 inputs; float32 -> float64 is exact.
+    return out.astype(np.float32).astype(np.float64) if f32 else out
+
+
+# ----- XGBoost ----------------------------------------------------------------------------------
+def _xgboost_categories(adapter: ModelAdapter) -> dict[str, list[Any] | None]:
+    """The category lists XGBoost >= 3.1 stores in the model and re-codes inputs with."""
+    stored: dict[str, list[Any] | None] = {n: None for n in adapter.categorical_features}
+    try:
+        pairs = adapter.native.get_categories(export_to_arrow=True).to_arrow()
+    except (AttributeError, TypeError, ValueError):
+        return stored
+    for name, values in pairs or []:
+        if name in stored and values is not None:
+            stored[name] = values.to_pylist()
+    return stored
+
+
+def parse_xgboost(adapter: ModelAdapter) -> ParsedModel:
+    """gbtree models, numeric and categorical splits; trees after ``n_iterations`` are dropped."""
+    model = json.loads(adapter.native.save_raw("json"))["learner"]
+    booster = model["gradient_booster"]
+    if booster["name"] != "gbtree":
+        raise UnsupportedForest(f"XGBoost '{booster['name']}' booster (only gbtree is parsed)")
+    trees_json = booster["model"]["trees"]
+    info = booster["model"]["tree_info"]
+    indptr = booster["model"].get("iteration_indptr")
+    n_rounds = adapter.n_iterations or 0
+    if indptr is not None and n_rounds:
+        trees_json, info = trees_json[: indptr[n_rounds]], info[: indptr[n_rounds]]
+    trees = []
+    for tree_json, output in zip(trees_json, info, strict=True):
+        if int(tree_json["tree_param"].get("size_leaf_vector", "1")) > 1:
+            raise UnsupportedForest("XGBoost vector-leaf (multi_output_tree) trees")
+        n_nodes = len(tree_json["left_children"])
+        cats: list[tuple[float, ...]] = []
+        if tree_json.get("categories_nodes"):
+            cats = [()] * n_nodes
+            segments, sizes = tree_json["categories_segments"], tree_json["categories_sizes"]
+            for k, node in enumerate(tree_json["categories_nodes"]):
+                chosen = tree_json["categories"][segments[k] : segments[k] + sizes[k]]
+                cats[node] = tuple(float(c) for c in chosen)
+        left = np.asarray(tree_json["left_children"], dtype=np.int64)
+        # XGBoost stores float32; its JSON prints them in decimal, so round back to float32.
+        conditions = np.asarray(tree_json["split_conditions"], dtype=np.float32).astype(float)
+        nodes = TreeNodes(
+            left=left,
+            right=tree_json["right_children"],
+            feature=tree_json["split_indices"],
+            threshold=conditions,
+            rule=np.where(np.asarray(tree_json["split_type"]) == 1, IN_SET_RIGHT, LESS),
+            missing=np.full(n_nodes, NAN_DEFAULT),
+            default_left=np.asarray(tree_json["default_left"], dtype=bool),
+            categories=cats,
+            value=np.where(left < 0, conditions, 0.0),
+            cover=np.asarray(tree_json["sum_hessian"], dtype=np.float32).astype(float),
+        )
+        trees.append((nodes, 0, int(output)))
+    n_outputs = max(1, len(adapter.outputs))
+    forest = build_forest(trees, len(adapter.feature_names), n_outputs)
+    categories = _xgboost_categories(adapter)
+    return ParsedModel(forest, lambda X: _matrix(adapter, X, categories, f32=True))
+
+
+# ----- LightGBM ---------------------------------------------------------------------------------
+_LGB_MISSING = {"None": NAN_AS_ZERO, "Zero": ZERO_OR_NAN_DEFAULT, "NaN": NAN_DEFAULT}
+
+
+def _lightgbm_tree(structure: dict[str, Any]) -> TreeNodes:
+    nodes = TreeNodes()
+    stack: list[tuple[dict[str, Any], int, str]] = [(structure, -1, "")]
+    while stack:
+        node, parent, side = stack.pop()
+        if "leaf_value" in node:
+            index = nodes.add(value=float(node["leaf_value"]), cover=float(node["leaf_count"]))
+        else:
+            categorical = node["decision_type"] == "=="
+            cats = (
+                tuple(float(c) for c in str(node["threshold"]).split("||")) if categorical else ()
+            )
+            index = nodes.add(
+                feature=int(node["split_feature"]),
+                threshold=0.0 if categorical else float(node["threshold"]),
+                rule=IN_SET_LEFT if categorical else LESS_EQUAL,
+                missing=NAN_DEFAULT if categorical else _LGB_MISSING[node["missing_type"]],
+                default_left=False if categorical else bool(node["default_left"]),
+                categories=cats,
+                cover=float(node["internal_count"]),
+            )
+            stack.append((node["right_child"], index, "right"))
+            stack.append((node["left_child"], index, "left"))
+        if parent >= 0:
+            getattr(nodes, side)[parent] = index
+    return nodes
+
+
+def parse_lightgbm(adapter: ModelAdapter) -> ParsedModel:
+    """Numeric (with LightGBM's three missing-value types) and categorical splits."""
+    booster = adapter.native
+    dump = booster.dump_model(num_iteration=adapter.n_iterations or -1)
+    per_iteration = max(1, booster.num_model_per_iteration())
+    trees = [
+        (_lightgbm_tree(info["tree_structure"]), 0, int(info["tree_index"]) % per_iteration)
+        for info in dump["tree_info"]
+    ]
+    forest = build_forest(trees, len(adapter.feature_names), max(1, len(adapter.outputs)))
+    stored = booster.pandas_categorical
+    categories: dict[str, list[Any] | None] = {}
+    for i, name in enumerate(adapter.categorical_features):
+        categories[name] = list(stored[i]) if stored and i < len(stored) else None
+    return ParsedModel(forest, lambda X: _matrix(adapter, X, categories, f32=False))
+
+
+# ----- CatBoost ---------------------------------------------------------------------------------
+def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
+    """Symmetric trees over numeric features, unrolled into ordinary binary trees (leaf weights
+    give the covers). Categorical features (one-hot and CTR splits) are not parsed."""
+    import os
+    import tempfile
+
+    if adapter.categorical_features:
+        raise UnsupportedForest("CatBoost categorical features (CTR and one-hot splits)")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.json")
+        adapter.native.save_model(path, format="json")
+        with open(path, encoding="utf-8") as handle:
+            model = json.load(handle)
+    if "oblivious_trees" not in model or model.get("non_symmetric_trees"):
+        raise UnsupportedForest("CatBoost non-symmetric (Depthwise/Lossguide) trees")
+    floats = model["features_info"].get("float_features", [])
+    flat = {f["feature_index"]: f["flat_feature_index"] for f in floats}
+    nan_left = {f["feature_index"]: f.get("nan_value_treatment") != "AsMaxValue" for f in floats}
+    n_outputs = max(1, len(adapter.outputs))
+    dims = int(model.get("model_info", {}).get("approx_dimension", 0) or n_outputs)
+    trees = []
+    for tree in model["oblivious_trees"]:
+        splits = tree["splits"]
+        if any(s.get("split_type", "FloatFeature") != "FloatFeature" for s in splits):
+            raise UnsupportedForest("CatBoost splits on categorical or combined features")
+        depth = len(splits)
+        weights = np.asarray(tree["leaf_weights"], dtype=np.float64)
+        values = np.asarray(tree["leaf_values"], dtype=np.float64).reshape(1 << depth, dims)
+        for output in range(dims):
+            trees.append(
+                (_unroll(splits, weights, values[:, output], flat, nan_left), 0, output)
+            )
+    forest = build_forest(trees, len(adapter.feature_names), n_outputs)
+    return ParsedModel(forest, lambda X: _matrix(adapter, X, {}, f32=True))
+
+
+def _unroll(
+    splits: list[dict[str, Any]],
+    weights: np.ndarray,
+    values: np.ndarray,
+    flat: dict[int, int],
+    nan_left: dict[int, bool],
+) -> TreeNodes:
+    """A symmetric tree as a full binary tree: leaf index bit ``k`` is ``x > border_k``; the root
+    tests the last split. Empty subtrees get a tiny cover so ratios stay defined (their leaves
+    then carry ~0 weight, as in CatBoost's own computation)."""
+    nodes = TreeNodes()
+    depth = len(splits)
+
+    def build(level: int, prefix: int) -> tuple[int, float]:
+        if level < 0:
+            leaf = nodes.add(value=float(values[prefix]), cover=float(weights[prefix]))
+            return leaf, float(weights[prefix])
+        split = splits[level]
+        index = nodes.add(
+            feature=flat[split["float_feature_index"]],
+            threshold=float(np.float32(split["border"])),
+            rule=LESS_EQUAL,
+            default_left=nan_left.get(split["float_feature_index"], True),
+        )
+        left, wl = build(level - 1, prefix)
+        right, wr = build(level - 1, prefix | (1 << level))
+        nodes.left[index], nodes.right[index] = left, right
+        nodes.cover[index] = wl + wr if wl + wr > 0 else 1e-300
+        return index, wl + wr
+
+    build(depth - 1, 0)
+    return nodes
+
+
+# ----- scikit-learn -----------------------------------------------------------------------------
+def _sklearn_tree(tree: Any, values: np.ndarray) -> TreeNodes:
+    nodes = TreeNodes()
+    go_left = getattr(tree, "missing_go_to_left", None)
+    for i in range(tree.node_count):
+        nodes.add(
+            left=int(tree.children_left[i]),
+            right=int(tree.children_right[i]),
+            feature=int(tree.feature[i]),
+            threshold=float(tree.threshold[i]),
+            rule=LESS_EQUAL,
+            default_left=bool(go_left[i]) if go_left is not None else True,
+            value=float(values[i]),
+            cover=float(tree.weighted_n_node_samples[i]),
+        )
+    return nodes
+
+
+def parse_sklearn(adapter: ModelAdapter) -> ParsedModel:
+    """Decision trees, random forests, extra trees and gradient boosting (binary/regression).
+    Classifier leaves are class probabilities; forests average their trees."""
+    model = adapter.native
+    estimators = list(np.ravel(model.estimators_)) if hasattr(model, "estimators_") else [model]
+    boosting = adapter.model_class.startswith("GradientBoosting")
+    scale = model.learning_rate if boosting else 1.0 / len(estimators)
+    outputs = adapter.outputs
+    trees = []
+    for est in estimators:
+        tree = est.tree_
+        raw = np.asarray(tree.value, dtype=np.float64)
+        if adapter.is_classifier and not boosting:
+            raw = raw / raw.sum(axis=2, keepdims=True)  # counts or fractions -> probabilities
+            columns = [1] if adapter.task == "binary" else list(range(len(outputs)))
+        else:
+            columns = [0]
+        for output, column in enumerate(columns):
+            trees.append((_sklearn_tree(tree, raw[:, 0, column] * scale), 0, output))
+    forest = build_forest(trees, len(adapter.feature_names), max(1, len(outputs)))
+    return ParsedModel(forest, lambda X: _matrix(adapter, X, {}, f32=True))
+
+
+PARSERS: dict[str, Callable[[ModelAdapter], ParsedModel]] = {
+    "xgboost": parse_xgboost,
+    "lightgbm": parse_lightgbm,
+    "catboost": parse_catboost,
+    "sklearn_tree": parse_sklearn,
+}
+"""Model family -> parser."""
