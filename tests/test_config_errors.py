@@ -4,6 +4,7 @@ no traceback, nothing run and no output folder left behind."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -143,8 +144,27 @@ def test_duplicate_keys_and_job_names(folder: Path, xai) -> None:
         (GOOD.replace("schema_version: 1", "schema_version: 2"), "1 schema_version: unsupported"),
         (GOOD.replace("model: model.joblib", "model: model.onnx"), "7 jobs[0].model.path: unknown"),
         (GOOD.replace("jobs:\n", "jobs: []\nx:\n"), "5 jobs: "),
-        (GOOD + "    params: {treeshap: {a: 1}}\n", "12 jobs[0].params.treeshap: method"),
+        (GOOD + "    params: {xgboost.gain: {a: 1}}\n", "12 jobs[0].params.xgboost.gain: method"),
     ],
 )
 def test_more_malformed_configs(folder: Path, text: str, expected: str, xai) -> None:
     assert_config_error(run_config(folder, text, xai), folder, expected)
+
+
+def test_method_params_reach_the_methods_and_typos_are_caught(folder: Path, xai) -> None:
+    text = GOOD.replace("methods: [treeshap, xgboost.gain]", "methods: [treeshap]")
+    text += "    params:\n      treeshap: {engine: native}\n"
+    run = run_config(folder, text, xai, "--max-rows", "100", "-q")
+    assert run.code == 0, run.stderr
+    report = json.loads((folder / "out" / "first" / "report.json").read_text(encoding="utf-8"))
+    (treeshap,) = [m for m in report["methods"] if m["method"] == "treeshap"]
+    assert treeshap["library"] == "xgboost"  # the library's own, as asked
+    shutil.rmtree(folder / "out")
+    typo = text + "      treeshap.interventional: {backgroud_rows: 5}\n      treshap: {}\n"
+    assert_config_error(
+        run_config(folder, typo, xai),
+        folder,
+        "14 jobs[0].params.treeshap.interventional.backgroud_rows: unknown key 'backgroud_rows' "
+        "(did you mean 'background_rows'?)",
+        "15 jobs[0].params.treshap: unknown key 'treshap' (did you mean 'treeshap'?)",
+    )

@@ -188,10 +188,31 @@ class PermutationParams(Strict):
     n_repeats: PositiveInt = Field(5, description="Seeded shuffles per column.")
 
 
+class TreeShapParams(Strict):
+    """Parameters of ``treeshap``."""
+
+    engine: Literal["auto", "native"] = Field(
+        "auto", description="auto: xai's table kernels, library's own as fallback; native: always."
+    )
+
+
+class InterventionalParams(Strict):
+    """Parameters of ``treeshap.interventional``."""
+
+    background_rows: PositiveInt = Field(1000, description="Seeded background sample size.")
+    output: Literal["raw", "probability"] = Field(
+        "raw", description="raw margin, or class probability (binary classifiers)."
+    )
+
+
 class Params(Strict):
     """Per-method parameters; only methods that take parameters have a key."""
 
     permutation: PermutationParams | None = None
+    treeshap: TreeShapParams | None = None
+    treeshap_interventional: InterventionalParams | None = Field(
+        None, alias="treeshap.interventional"
+    )
 
 
 class Defaults(Strict):

@@ -133,9 +133,10 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
     current: Any = Config
     for part in loc:
         if isinstance(current, type) and issubclass(current, BaseModel):
-            if part not in current.model_fields:
+            fields = {f.alias or n: f for n, f in current.model_fields.items()}
+            if part not in fields:
                 return None
-            current = current.model_fields[part].annotation
+            current = fields[part].annotation
         elif isinstance(part, int):
             current = list
         elif part in ("@job", "@matrix"):
@@ -171,8 +172,12 @@ def _problem(err: Mapping[str, Any]) -> Problem:
     if kind == "extra_forbidden":
         parent = _model_at(raw_loc[:-1])
         if loc[-2:-1] == ("params",) and key in REGISTRY:
-            return Problem(loc, f"method '{key}' takes no parameters (only permutation does)")
-        allowed = list(parent.model_fields) if parent else []
+            return Problem(
+                loc,
+                f"method '{key}' takes no parameters here (permutation, treeshap and "
+                "treeshap.interventional do)",
+            )
+        allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
         return Problem(loc, f"unknown key '{key}'{_suggest(str(key), allowed)}")
     if kind == "missing":
         return Problem(loc[:-1], f"missing required key '{key}'")
@@ -310,7 +315,9 @@ def _set(model: BaseModel | None) -> dict[str, Any]:
 def _params(*layers: Params | None) -> dict[str, dict[str, Any]]:
     merged: dict[str, dict[str, Any]] = {}
     for layer in layers:
-        for method, values in (layer.model_dump(exclude_unset=True) if layer else {}).items():
+        for method, values in (
+            layer.model_dump(exclude_unset=True, by_alias=True) if layer else {}
+        ).items():
             if values is not None:
                 merged.setdefault(method, {}).update(values)
     return merged
