@@ -54,8 +54,9 @@ lint: $(STAMP)
 # Benchmarks: train the seeded workloads once (cached in benchmarks/.cache), time xai's TreeSHAP
 # against each library's own and shap, write benchmarks/results/latest.md. QUICK=1: small sizes.
 BENCH_BUDGET ?= 300
-bench: $(STAMP)
+bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
+	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -37,3 +37,19 @@ def test_quick_benchmark_writes_the_markdown_table(
         error = float(line.strip("|").split("|")[-1])
         assert error <= 1e-5  # xai's values matched xgboost's own
     assert re.search(r"End to end `xai explain -m treeshap` on [\d,]+ rows", table)
+
+
+def test_streaming_memory_benchmark_writes_its_table(sample_models: Path, tmp_path: Path) -> None:
+    from benchmarks.streaming import main
+
+    out = tmp_path / "streaming.md"
+    model = str(sample_models / "adult_xgboost.joblib")
+    assert main(["--rows", "4000", "12000", "--model", model, "--out", str(out)]) == 0
+    lines = [line for line in out.read_text(encoding="utf-8").splitlines() if line[:3] == "| 4"
+             or line[:3] == "| 1"]  # fmt: skip
+    assert len(lines) == 4
+    for line in lines:  # every row explained in both modes, with a time and a memory figure
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert cells[0] == cells[2]
+        assert float(cells[3]) > 0 and float(cells[4]) > 0
+    assert "streamed: peak memory at 12,000 rows is" in out.read_text(encoding="utf-8")

@@ -1,0 +1,104 @@
+"""Peak memory of ``xai explain`` as the data grows: streamed (``--chunk-rows``) against in memory.
+
+Builds Parquet files of the Adult sample repeated to each size (written row group by row group,
+so building them stays small too), trains nothing new (it uses the sample XGBoost model), and runs
+the real ``xai explain -m treeshap`` over every row once per size and mode, each in a fresh
+process whose peak resident memory is read from ``getrusage(RUSAGE_CHILDREN)`` by an
+intermediate process. Prints a Markdown table and writes it to ``benchmarks/results/streaming.md``.
+
+    python -m benchmarks.streaming                 # 100k and 1M rows
+    python -m benchmarks.streaming --rows 2000 20000 --out /tmp/x.md   # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "sample_data" / "adult.parquet"
+CHUNK_ROWS = 50_000
+SAMPLE_ROWS = 2_000
+
+
+def build(rows: int, folder: Path) -> Path:
+    """The Adult sample repeated to ``rows`` rows, in row groups of at most 100,000 rows."""
+    base = pd.read_parquet(SAMPLE)
+    path = folder / f"adult_{rows}.parquet"
+    group = max(1, min(100_000, rows) // len(base)) * len(base)
+    table = pa.Table.from_pandas(pd.concat([base] * (group // len(base)), ignore_index=True))
+    with pq.ParquetWriter(path, table.schema) as writer:
+        left = rows
+        while left > 0:
+            writer.write_table(table.slice(0, min(left, table.num_rows)))
+            left -= min(left, table.num_rows)
+    return path
+
+
+def measure(model: Path, data: Path, streamed: bool, out: Path) -> dict[str, float]:
+    """Run ``xai explain`` in a child process; its wall time and peak RSS (MB)."""
+    cmd = [sys.executable, "-m", "xai_cli", "explain", str(model), str(data), "-m", "treeshap",
+           "--target", "income", "--format", "json",
+           "--out", str(out), "--output-format", "none", "-q"]  # fmt: skip
+    if streamed:  # every row streamed; a bounded sample kept for plots
+        cmd += ["--chunk-rows", str(CHUNK_ROWS), "--max-rows", str(SAMPLE_ROWS)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    treeshap = next(m for m in report["methods"] if m["method"] == "treeshap")
+    return {"seconds": seconds, "peak_rss_mb": peak, "rows_explained": treeshap["params"]["rows"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--model", type=Path, default=ROOT / "sample_models/adult_xgboost.joblib")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/streaming.md")
+    parser.add_argument("--one", nargs=3, metavar=("DATA", "MODE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:  # the intermediate process: one measurement, its child's peak memory
+        data, mode, out = args.one
+        print(json.dumps(measure(args.model, Path(data), mode == "streamed", Path(out))))
+        return 0
+    lines = [
+        "| rows | mode | rows explained by treeshap | time (s) | peak RSS (MB) |",
+        "|---:|---|---:|---:|---:|",
+    ]
+    peaks: dict[str, list[float]] = {"streamed": [], "in memory": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rows in args.rows:
+            data = build(rows, Path(tmp))
+            for mode in ("streamed", "in memory"):
+                report_dir = str(Path(tmp) / f"r{rows}{mode[0]}")
+                one = [sys.executable, "-m", "benchmarks.streaming", "--model", str(args.model),
+                       "--one", str(data), mode.split()[0], report_dir]  # fmt: skip
+                r = json.loads(subprocess.run(one, check=True, capture_output=True, text=True,
+                                              cwd=ROOT).stdout)  # fmt: skip
+                peaks[mode].append(r["peak_rss_mb"])
+                lines.append(f"| {rows:,} | {mode} | {r['rows_explained']:,} | "
+                             f"{r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")  # fmt: skip
+    ratios = [
+        f"{mode}: peak memory at {args.rows[-1]:,} rows is {p[-1] / p[0]:.2f}x that at "
+        f"{args.rows[0]:,}" for mode, p in peaks.items() if len(p) > 1
+    ]  # fmt: skip
+    text = "\n".join([*lines, "", *ratios]) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
