@@ -20,6 +20,7 @@ from xai_cli.results import (
     ImportanceRow,
     ImportanceTable,
     LocalAttribution,
+    RankInterval,
     RankSpread,
 )
 
@@ -142,8 +143,39 @@ def additivity(local: LocalAttribution, raw: np.ndarray, *, rtol: float = 1e-4) 
     )
 
 
+def rank_intervals(
+    local: LocalAttribution, *, resamples: int = 200, seed: int = 0
+) -> tuple[RankInterval, ...]:
+    """Bootstrap 95% intervals of each feature's pooled rank by mean |attribution|.
+
+    Rows are resampled with replacement (multinomial counts, seeded), the pooled importance
+    recomputed as a weighted mean, and features ranked as :func:`ranks` does. Cheap: no model
+    call, only the kept per-row values.
+    """
+    pooled = np.abs(local.values).sum(axis=2)  # rows x features
+    n = len(pooled)
+    if n == 0:
+        return ()
+    rng = np.random.default_rng(seed)
+    boot = np.empty((resamples, pooled.shape[1]), dtype=int)
+    uniform = np.full(n, 1.0 / n)
+    for b in range(resamples):
+        counts = rng.multinomial(n, uniform)
+        boot[b] = ranks(counts @ pooled / n)
+    low = np.percentile(boot, 2.5, axis=0, method="lower")
+    high = np.percentile(boot, 97.5, axis=0, method="higher")
+    point = ranks(pooled.mean(axis=0))
+    return tuple(
+        RankInterval(local.method, f, int(point[i]), int(low[i]), int(high[i]), resamples, n)
+        for i, f in enumerate(local.features)
+    )
+
+
 def compare(
-    tables: tuple[ImportanceTable, ...], k: int, checks: tuple[Additivity, ...] = ()
+    tables: tuple[ImportanceTable, ...],
+    k: int,
+    checks: tuple[Additivity, ...] = (),
+    intervals: tuple[RankInterval, ...] = (),
 ) -> Comparison:
     """All comparisons of one run."""
     return Comparison(
@@ -153,4 +185,5 @@ def compare(
         consensus=consensus(tables, k),
         rank_spread=rank_spread(tables),
         additivity=checks,
+        rank_intervals=intervals,
     )

@@ -19,7 +19,7 @@ import pandas as pd
 
 from xai_cli import __version__
 from xai_cli.adapters import ModelAdapter, adapt
-from xai_cli.compare import additivity, compare
+from xai_cli.compare import additivity, compare, rank_intervals
 from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError, describe
 from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
 from xai_cli.explainers.base import library_version
@@ -31,6 +31,7 @@ from xai_cli.results import (
     LocalAttribution,
     MethodOutcome,
     MethodProvenance,
+    RankInterval,
     RunProvenance,
 )
 from xai_cli.rowwise import ENGINES, RowwiseJob, run_streamed
@@ -307,6 +308,19 @@ def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> Roww
     )
 
 
+def _intervals(results: list[MethodOutcome], request: ExplainRequest) -> tuple[RankInterval, ...]:
+    """Bootstrap rank intervals for every method with per-row values over a sample of rows.
+
+    A streamed method explained every row, so its ranking has no row-sampling uncertainty.
+    """
+    return tuple(
+        interval
+        for o in results
+        if o.local is not None and o.table is not None and not o.table.params.get("streamed")
+        for interval in rank_intervals(o.local, seed=request.seed)
+    )
+
+
 def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResult:
     """Run ``xai explain``: every chosen method on one model and one dataset, then compare.
 
@@ -380,5 +394,5 @@ def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResu
         features=adapter.feature_names,
         outputs=adapter.outputs,
         outcomes=all_outcomes,
-        comparison=compare(tables, request.top_k, tuple(checks)),
+        comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),
     )

@@ -214,6 +214,24 @@ class RankSpread:
 
 
 @dataclass(frozen=True)
+class RankInterval:
+    """A feature's pooled rank from a method's per-row values, and its bootstrap interval.
+
+    ``low`` and ``high`` are the 2.5th and 97.5th percentiles of the feature's rank over
+    ``resamples`` bootstrap resamples of the ``rows`` explained rows: a wide interval says the
+    sample was too small to rank that feature.
+    """
+
+    method: str
+    feature: str
+    rank: int
+    low: int
+    high: int
+    resamples: int
+    rows: int
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Everything :mod:`xai_cli.compare` derives from a run's tables."""
 
@@ -223,6 +241,7 @@ class Comparison:
     consensus: tuple[str, ...]
     rank_spread: tuple[RankSpread, ...]
     additivity: tuple[Additivity, ...]
+    rank_intervals: tuple[RankInterval, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import statistics
 from rich.console import Console
 from rich.table import Table
 
-from xai_cli.reports.document import Document, ok_methods, top_features
+from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
@@ -81,6 +81,8 @@ def print_summary(doc: Document, console: Console) -> None:
             f"max error {check['max_abs_error']:.2e}",
             highlight=False,
         )
+    for line in stability_lines(doc):
+        console.print(line, highlight=False, markup=False)
     not_applicable = 0
     for method in doc["methods"]:
         if method["status"] == "failed" or (

@@ -131,8 +131,32 @@ def build_document(result: ExplainResult) -> Document:
             }
             for a in comparison.additivity
         ],
+        "rank_intervals": [asdict(r) for r in comparison.rank_intervals],
         "local": _local_section(local, prov.seed) if local is not None else None,
     }
+
+
+def stability_lines(doc: Document) -> list[str]:
+    """One sentence per method with rank intervals: the top-k features' 95% bootstrap ranks.
+
+    Shared by the Markdown and terminal renderers; it only formats the document's numbers.
+    """
+    lines = []
+    k = doc["top_k"]
+    for method in dict.fromkeys(r["method"] for r in doc.get("rank_intervals", [])):
+        rows = sorted(
+            (r for r in doc["rank_intervals"] if r["method"] == method),
+            key=lambda r: (r["rank"], r["feature"]),
+        )[:k]
+        cells = ", ".join(
+            f"{r['feature']} {r['low']}" + (f"–{r['high']}" if r["high"] != r["low"] else "")
+            for r in rows
+        )
+        lines.append(
+            f"Rank intervals ({method}; 95%, {rows[0]['resamples']} bootstrap resamples of the "
+            f"{rows[0]['rows']} explained rows): {cells}"
+        )
+    return lines
 
 
 def ok_methods(doc: Document) -> list[dict[str, Any]]:

@@ -6,7 +6,7 @@ methods, and the provenance essentials. Feature names are escaped for Markdown t
 
 from __future__ import annotations
 
-from xai_cli.reports.document import Document, ok_methods, top_features
+from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
 
 MAX_PAIRS = 5
 
@@ -74,6 +74,8 @@ def render(doc: Document) -> str:
             f"{check['max_abs_error']:.2e}, p99 {check['p99_abs_error']:.2e} "
             f"over {check['rows']} rows.",
         ]
+    for line in stability_lines(doc):
+        lines += ["", _cell(line) + "."]
     not_ok = [m for m in doc["methods"] if m["status"] != "ok"]
     if not_ok:
         lines += ["", "<details><summary>Skipped and failed methods</summary>", ""]
