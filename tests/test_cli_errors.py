@@ -180,3 +180,11 @@ def test_usage_error_exit_code(xai) -> None:
     run = xai("explain")
     assert run.code == 2
     assert "Missing argument" in run.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "lots"])
+def test_bad_max_rows(tmp_path: Path, xgb_model: Path, value: str, xai) -> None:
+    run = xai("explain", str(xgb_model), str(ADULT), "--max-rows", value,
+              "--out", str(tmp_path / "o"))  # fmt: skip
+    assert_clean_error(run, "usage", "--max-rows must be a positive number of rows or 'all'")
+    assert not (tmp_path / "o").exists()

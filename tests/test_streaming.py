@@ -139,3 +139,21 @@ def test_cli_streamed_run_and_dask_needs_parquet(sample_models: Path, tmp_path: 
               "--out", str(tmp_path / "d"))  # fmt: skip
     assert bad.code == 2 and bad.stderr.startswith("error[usage]: --engine dask reads Parquet")
     assert not (tmp_path / "d").exists()
+
+
+def test_bootstrap_rank_intervals_narrow_as_the_sample_grows(sample_models: Path) -> None:
+    base = {"model_path": str(sample_models / "adult_xgboost.joblib"),
+            "data_path": str(SAMPLE_DATA / "adult.csv"), "target": "income",
+            "methods": ("treeshap", "xgboost.gain")}  # fmt: skip
+    small = explain(ExplainRequest(**base, max_rows=100)).comparison.rank_intervals
+    large = explain(ExplainRequest(**base, max_rows=None)).comparison.rank_intervals
+    assert {i.method for i in small} == {"treeshap"}  # only methods with per-row values
+    assert {i.rows for i in small} == {100} and {i.rows for i in large} == {4000}
+    for interval in small + large:
+        assert interval.low <= interval.rank <= interval.high
+    width = lambda ivs: sum(i.high - i.low for i in ivs)  # noqa: E731
+    assert width(large) < width(small)
+    again = explain(ExplainRequest(**base, max_rows=100)).comparison.rank_intervals
+    assert again == small  # seeded
+    streamed = explain(ExplainRequest(**base, max_rows=100, chunk_rows=1000))
+    assert streamed.comparison.rank_intervals == ()  # every row explained: no sampling error

@@ -169,7 +169,9 @@ class DataDefaults(Strict):
         description="The columns the model treats as categorical; checked against the model "
         "before anything runs (the model decides how columns are typed).",
     )
-    max_rows: PositiveInt | None = Field(None, description="Explain a seeded sample of N rows.")
+    max_rows: PositiveInt | Literal["all"] | None = Field(
+        None, description="Explain a seeded sample of N rows (default 10000), or 'all' rows."
+    )
     seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed for sampling, permutations.")
 
 

@@ -42,6 +42,7 @@ from xai_cli.config import (
 from xai_cli.config_checks import FileChecks, expand_env
 from xai_cli.engine import ExplainRequest
 from xai_cli.explainers import REGISTRY
+from xai_cli.io.data import resolve_max_rows
 from xai_cli.reports.writer import parse_formats
 
 # ------------------------------------------------------------------------------------------ YAML
@@ -229,7 +230,8 @@ class Overrides:
     formats: tuple[str, ...] | None = None
     top_k: int | None = None
     seed: int | None = None
-    max_rows: int | None = None
+    max_rows: int | str | None = None
+    """A number of rows, ``"all"``, or ``None`` to keep the config's."""
     methods: tuple[str, ...] | None = None
     trust_model: bool = False
     engine: str | None = None
@@ -423,7 +425,9 @@ class _Builder:
                 target=d.get("target"),
                 drop=tuple(d.get("drop", ())),
                 categorical=None if categorical is None else tuple(categorical),
-                max_rows=o.max_rows if o.max_rows is not None else d.get("max_rows"),
+                max_rows=resolve_max_rows(
+                    o.max_rows if o.max_rows is not None else d.get("max_rows")
+                ),
                 seed=o.seed if o.seed is not None else d.get("seed", 0),
                 methods=o.methods or tuple(methods or self.defaults.methods),
                 params=_params(self.defaults.params, params),

@@ -13,6 +13,7 @@ from xai_cli.cli.errors import error_boundary, print_error
 from xai_cli.engine import ExplainRequest, explain
 from xai_cli.errors import UsageError
 from xai_cli.explainers import REGISTRY
+from xai_cli.io.data import DEFAULT_MAX_ROWS, resolve_max_rows
 from xai_cli.reports.document import build_document, ok_methods
 from xai_cli.reports.writer import parse_formats, write_reports
 
@@ -70,8 +71,10 @@ def explain_command(
         "all", "--format", "-f", help="Report files to write: json,csv,md,html or all."
     ),
     top_k: int = typer.Option(5, "--top-k", help="k for top-k overlap and consensus."),
-    max_rows: int | None = typer.Option(
-        None, "--max-rows", help="Explain a seeded sample of at most N rows (stratified by target)."
+    max_rows: str = typer.Option(
+        str(DEFAULT_MAX_ROWS),
+        "--max-rows",
+        help="Explain a seeded sample of at most N rows (stratified by target), or 'all'.",
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for sampling and permutations."),
     drop: list[str] = typer.Option(
@@ -129,7 +132,7 @@ def explain_command(
             data_path=str(data),
             target=target,
             methods=_split([methods]) or ("auto",),
-            max_rows=max_rows,
+            max_rows=resolve_max_rows(max_rows),
             seed=seed,
             top_k=top_k,
             trust_model=trust_model,

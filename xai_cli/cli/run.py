@@ -24,6 +24,7 @@ from xai_cli.batch import JobOutcome, plan_summary, run_plan
 from xai_cli.cli.errors import error_boundary
 from xai_cli.config_load import Overrides, load_plan
 from xai_cli.errors import UsageError
+from xai_cli.io.data import resolve_max_rows
 from xai_cli.reports.batch import write_batch_reports
 from xai_cli.reports.writer import parse_formats
 
@@ -118,7 +119,9 @@ def run_command(
     out: Path | None = typer.Option(None, "--out", "-o", help="Override output.folder."),
     formats: str | None = typer.Option(None, "--format", "-f", help="Override output.formats."),
     top_k: int | None = typer.Option(None, "--top-k", help="Override output.top_k."),
-    max_rows: int | None = typer.Option(None, "--max-rows", help="Override every job's max_rows."),
+    max_rows: str | None = typer.Option(
+        None, "--max-rows", help="Override every job's max_rows (a number of rows, or 'all')."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Override every job's seed."),
     methods: str | None = typer.Option(
         None, "--methods", "-m", help="Override every job's methods (comma-separated)."
@@ -153,15 +156,14 @@ def run_command(
             raise UsageError("--jobs must be at least 1")
         if top_k is not None and top_k < 1:
             raise UsageError("--top-k must be at least 1")
-        if max_rows is not None and max_rows < 1:
-            raise UsageError("--max-rows must be at least 1")
+        rows = None if max_rows is None else (resolve_max_rows(max_rows) or "all")
         chosen_methods = tuple(m.strip() for m in (methods or "").split(",") if m.strip())
         overrides = Overrides(
             out=out,
             formats=parse_formats(formats) if formats else None,
             top_k=top_k,
             seed=seed,
-            max_rows=max_rows,
+            max_rows=rows,
             methods=chosen_methods or None,
             trust_model=trust_model,
             engine=engine,

@@ -13,7 +13,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xai_cli.errors import ColumnMismatchError, DataError, MissingFileError, describe
+from xai_cli.errors import (
+    ColumnMismatchError,
+    DataError,
+    MissingFileError,
+    UsageError,
+    describe,
+)
 from xai_cli.io.models import file_sha256
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -113,6 +119,29 @@ def split_features(
             "columns",
         )
     return frame.loc[:, list(feature_names)], y
+
+
+DEFAULT_MAX_ROWS = 10_000
+"""Rows the CLI and configs explain by default (a seeded sample); ``all`` explains every row."""
+
+
+def resolve_max_rows(value: str | int | None) -> int | None:
+    """``--max-rows`` as given: ``None`` -> the default sample, ``"all"`` -> every row (``None``),
+    a positive integer -> itself; anything else is a :class:`UsageError`."""
+    if value is None:
+        return DEFAULT_MAX_ROWS
+    if isinstance(value, str) and value.strip().lower() == "all":
+        return None
+    try:
+        rows = int(value)
+    except (TypeError, ValueError):
+        rows = 0
+    if rows < 1:
+        raise UsageError(
+            f"--max-rows must be a positive number of rows or 'all', got '{value}'",
+            hint=f"the default explains a seeded sample of {DEFAULT_MAX_ROWS} rows",
+        )
+    return rows
 
 
 def sample_rows(
