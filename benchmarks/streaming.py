@@ -52,6 +52,8 @@ def measure(model: Path, data: Path, streamed: bool, out: Path) -> dict[str, flo
            "--out", str(out), "--output-format", "none", "-q"]  # fmt: skip
     if streamed:  # every row streamed; a bounded sample kept for plots
         cmd += ["--chunk-rows", str(CHUNK_ROWS), "--max-rows", str(SAMPLE_ROWS)]
+    else:  # every row loaded and explained at once
+        cmd += ["--max-rows", "all"]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     seconds = time.perf_counter() - start
