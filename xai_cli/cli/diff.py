@@ -17,7 +17,7 @@ from xai_cli.audit import junit, markdown
 from xai_cli.audit.diff import diff_document
 from xai_cli.audit.runner import append_step_summary, read_report
 from xai_cli.cli.audit import status_table
-from xai_cli.cli.errors import error_boundary
+from xai_cli.cli.errors import check_choice, error_boundary
 from xai_cli.errors import UsageError, XaiError, describe
 from xai_cli.reports.writer import atomic_write
 
@@ -51,11 +51,7 @@ def diff_command(
     """Compare the explanations in two report.json files (two model versions)."""
     err = Console(stderr=True)
     with error_boundary(debug):
-        if output_format not in OUTPUT_FORMATS:
-            raise UsageError(
-                f"unknown --output-format '{output_format}'",
-                hint=f"use one of: {', '.join(OUTPUT_FORMATS)}",
-            )
+        check_choice(output_format, "--output-format", OUTPUT_FORMATS)
         if top_k is not None and top_k < 1:
             raise UsageError("--top-k must be at least 1")
         for name, value in (

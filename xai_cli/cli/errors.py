@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import typer
 
-from xai_cli.errors import XaiError, describe
+from xai_cli.errors import UsageError, XaiError, describe
 
 
 def print_error(code: str, message: str, cause: str | None, hint: str | None) -> None:
@@ -51,3 +51,9 @@ def error_boundary(debug: bool) -> Iterator[None]:
             "rerun with --debug for the traceback, and report it if the input looks right",
         )
         raise typer.Exit(2) from None
+
+
+def check_choice(value: str, option: str, choices: tuple[str, ...]) -> None:
+    """A :class:`UsageError` naming the choices when ``value`` is not one of them."""
+    if value not in choices:
+        raise UsageError(f"unknown {option} '{value}'", hint=f"use one of: {', '.join(choices)}")

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from xai_cli.cli.console import print_summary
-from xai_cli.cli.errors import error_boundary, print_error
+from xai_cli.cli.errors import check_choice, error_boundary, print_error
 from xai_cli.engine import ExplainRequest, explain
 from xai_cli.errors import UsageError
 from xai_cli.explainers import REGISTRY
@@ -115,11 +115,7 @@ def explain_command(
     """Explain MODEL on DATA with every applicable method and write comparison reports."""
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
-        if output_format not in OUTPUT_FORMATS:
-            raise UsageError(
-                f"unknown --output-format '{output_format}'",
-                hint=f"use one of: {', '.join(OUTPUT_FORMATS)}",
-            )
+        check_choice(output_format, "--output-format", OUTPUT_FORMATS)
         chosen_formats = parse_formats(formats)
         if trust_model:
             err.print(

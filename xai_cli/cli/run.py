@@ -21,7 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from xai_cli.batch import JobOutcome, plan_summary, run_plan
-from xai_cli.cli.errors import error_boundary
+from xai_cli.cli.errors import check_choice, error_boundary
 from xai_cli.config_load import Overrides, load_plan
 from xai_cli.errors import UsageError
 from xai_cli.io.data import resolve_max_rows
@@ -147,11 +147,7 @@ def run_command(
     """Run every job of CONFIG; write per-job reports plus index.html and summary.csv/.json."""
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
-        if output_format not in OUTPUT_FORMATS:
-            raise UsageError(
-                f"unknown --output-format '{output_format}'",
-                hint=f"use one of: {', '.join(OUTPUT_FORMATS)}",
-            )
+        check_choice(output_format, "--output-format", OUTPUT_FORMATS)
         if jobs < 1:
             raise UsageError("--jobs must be at least 1")
         if top_k is not None and top_k < 1:
