@@ -12,6 +12,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
+from xai_cli.bootstrap import RESAMPLES, resample_counts
 from xai_cli.results import (
     POOLED,
     Additivity,
@@ -144,30 +145,38 @@ def additivity(local: LocalAttribution, raw: np.ndarray, *, rtol: float = 1e-4) 
 
 
 def rank_intervals(
-    local: LocalAttribution, *, resamples: int = 200, seed: int = 0
+    local: LocalAttribution, *, resamples: int = RESAMPLES, seed: int = 0
 ) -> tuple[RankInterval, ...]:
     """Bootstrap 95% intervals of each feature's pooled rank by mean |attribution|.
 
-    Rows are resampled with replacement (multinomial counts, seeded), the pooled importance
-    recomputed as a weighted mean, and features ranked as :func:`ranks` does. Cheap: no model
-    call, only the kept per-row values.
+    Rows are resampled with replacement (:func:`xai_cli.bootstrap.resample_counts`), the pooled
+    importance recomputed as a weighted mean, and features ranked as :func:`ranks` does. Cheap: no
+    model call, only the kept per-row values.
     """
     pooled = np.abs(local.values).sum(axis=2)  # rows x features
     n = len(pooled)
     if n == 0:
         return ()
-    rng = np.random.default_rng(seed)
-    boot = np.empty((resamples, pooled.shape[1]), dtype=int)
-    uniform = np.full(n, 1.0 / n)
-    for b in range(resamples):
-        counts = rng.multinomial(n, uniform)
-        boot[b] = ranks(counts @ pooled / n)
-    low = np.percentile(boot, 2.5, axis=0, method="lower")
-    high = np.percentile(boot, 97.5, axis=0, method="higher")
-    point = ranks(pooled.mean(axis=0))
+    boot = np.vstack([counts @ pooled / n for counts in resample_counts(n, resamples, seed)])
+    return intervals_from_bootstrap(local.method, local.features, pooled.mean(axis=0), boot, n)
+
+
+def intervals_from_bootstrap(
+    method: str,
+    features: tuple[str, ...],
+    point: np.ndarray,
+    boot: np.ndarray,
+    rows: int,
+) -> tuple[RankInterval, ...]:
+    """Rank intervals from importances recomputed per resample (resamples x features): the
+    2.5th and 97.5th percentiles of each feature's rank, around its rank by ``point``."""
+    ranked = np.vstack([ranks(row) for row in boot])
+    low = np.percentile(ranked, 2.5, axis=0, method="lower")
+    high = np.percentile(ranked, 97.5, axis=0, method="higher")
+    at = ranks(point)
     return tuple(
-        RankInterval(local.method, f, int(point[i]), int(low[i]), int(high[i]), resamples, n)
-        for i, f in enumerate(local.features)
+        RankInterval(method, f, int(at[i]), int(low[i]), int(high[i]), len(boot), rows)
+        for i, f in enumerate(features)
     )
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from xai_cli import __version__
 from xai_cli.adapters import ModelAdapter, adapt
-from xai_cli.compare import additivity, compare, rank_intervals
+from xai_cli.compare import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError, describe
 from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
 from xai_cli.explainers.base import library_version
@@ -309,16 +309,26 @@ def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> Roww
 
 
 def _intervals(results: list[MethodOutcome], request: ExplainRequest) -> tuple[RankInterval, ...]:
-    """Bootstrap rank intervals for every method with per-row values over a sample of rows.
+    """Bootstrap rank intervals for every method whose ranking depends on the sampled rows.
 
-    A streamed method explained every row, so its ranking has no row-sampling uncertainty.
+    From the per-row values where there are some, else from the importances the method itself
+    recomputed per resample (permutation). A streamed method explained every row, so its ranking
+    has no row-sampling uncertainty; native importances read the trees, not the rows.
     """
-    return tuple(
-        interval
-        for o in results
-        if o.local is not None and o.table is not None and not o.table.params.get("streamed")
-        for interval in rank_intervals(o.local, seed=request.seed)
-    )
+    out: list[RankInterval] = []
+    for o in results:
+        if o.table is None or o.table.params.get("streamed"):
+            continue
+        if o.local is not None:
+            out.extend(rank_intervals(o.local, seed=request.seed))
+        elif o.table.bootstrap is not None:
+            rows = int(o.table.params.get("rows", 0))
+            out.extend(
+                intervals_from_bootstrap(
+                    o.method, o.table.features, o.table.column(), o.table.bootstrap, rows
+                )
+            )
+    return tuple(out)
 
 
 def explain(request: ExplainRequest, progress: Progress = _quiet) -> ExplainResult:

@@ -49,9 +49,17 @@ class ImportanceTable:
     spread: np.ndarray | None = None
     spread_kind: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    bootstrap: np.ndarray | None = None
+    """Pooled importances recomputed on each bootstrap resample of the rows (resamples x
+    features), for methods without per-row values that can reweight rows cheaply (permutation);
+    the engine turns it into rank intervals. Not rendered."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen(self.values, 2, "values"))
+        if self.bootstrap is not None:
+            object.__setattr__(self, "bootstrap", _frozen(self.bootstrap, 2, "bootstrap"))
+            if self.bootstrap.shape[1] != len(self.features):
+                raise ValueError(f"{self.method}: bootstrap needs one column per feature")
         if self.values.shape != (len(self.features), len(self.outputs)):
             raise ValueError(
                 f"{self.method}: values shape {self.values.shape} does not match "

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from xai_cli.adapters import ModelAdapter
+from xai_cli.bootstrap import WeightedScore, resample_counts
 from xai_cli.explainers.base import SUPPORTED, ExplainContext, Support
 from xai_cli.results import POOLED, ImportanceTable
 
@@ -27,9 +28,13 @@ def metric_name(adapter: ModelAdapter) -> str:
 
 def score(adapter: ModelAdapter, X: pd.DataFrame, y: np.ndarray) -> float:
     """The model's score on labelled rows with the task's metric (higher is better)."""
+    return score_predictions(adapter, adapter.predict_scores(X), y)
+
+
+def score_predictions(adapter: ModelAdapter, predictions: np.ndarray, y: np.ndarray) -> float:
+    """:func:`score` of predictions already made."""
     from sklearn.metrics import r2_score, roc_auc_score
 
-    predictions = adapter.predict_scores(X)
     if adapter.is_classifier and len(np.unique(y)) < 2:
         return float("nan")  # ROC AUC needs both classes; sklearn would only warn
     if adapter.task == "binary":
@@ -73,8 +78,11 @@ class Permutation:
                 f"{metric_name(adapter)} is undefined on these labels (a class may be missing)"
             )
 
+        made: list[np.ndarray] = []  # every scorer call's predictions, in call order
+
         def scorer(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> float:
-            return score(adapter, X, y)
+            made.append(adapter.predict_scores(X))
+            return score_predictions(adapter, made[-1], y)
 
         result = permutation_importance(
             _Fitted(),
@@ -93,8 +101,46 @@ class Permutation:
             values=np.asarray(result.importances_mean).reshape(-1, 1),
             spread=np.asarray(result.importances_std).reshape(-1, 1),
             spread_kind="std",
-            params={"n_repeats": repeats, "metric": metric_name(adapter), "seed": ctx.seed},
+            params={
+                "n_repeats": repeats,
+                "metric": metric_name(adapter),
+                "seed": ctx.seed,
+                "rows": len(ctx.y),
+            },
+            bootstrap=bootstrap_importances(
+                adapter.task, ctx.y, made, result.importances, ctx.seed
+            ),
         )
+
+
+def bootstrap_importances(
+    task: str, y: np.ndarray, made: list[np.ndarray], importances: np.ndarray, seed: int
+) -> np.ndarray | None:
+    """Permutation importances recomputed on each bootstrap resample of the rows.
+
+    ``made`` holds the predictions of scikit-learn's scorer calls: the baseline, then each
+    feature's repeats in feature order (its serial call order). Rather than trust that order,
+    the unweighted scores are first checked to reproduce scikit-learn's ``importances``
+    (features x repeats); if they do not, no bootstrap is returned (no interval, not a wrong one).
+    The same permuted predictions are reweighted per resample: the permutation randomness is
+    averaged over the repeats, the row-sampling randomness is what the interval shows.
+    """
+    features, repeats = importances.shape
+    if len(made) != 1 + features * repeats:
+        return None
+    metrics = [WeightedScore(task, y, p) for p in made]
+    ones = np.ones((1, len(y)))
+    check = np.array([m(ones)[0] for m in metrics])
+    drops = (check[0] - check[1:]).reshape(features, repeats)
+    if not np.allclose(drops, importances, rtol=1e-9, atol=1e-12, equal_nan=True):
+        return None
+    blocks = []
+    for counts in resample_counts(len(y), seed=seed):
+        scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
+        drop = scored[:, :1] - scored[:, 1:]
+        blocks.append(drop.reshape(len(counts), features, repeats).mean(axis=2))
+    boot = np.vstack(blocks)
+    return boot if np.isfinite(boot).all() else None
 
 
 EXPLAINERS = (Permutation(),)
