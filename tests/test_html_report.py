@@ -130,7 +130,8 @@ def test_render_limits_wide_documents(tmp_path: Path) -> None:
     model = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(frame, target)
     page = html_report.render(_explain(model, frame, target, tmp_path))
     assert f"top {html_report.MAX_FEATURES} of 60 features" in page
-    assert page.count('<td class="feat">') <= html_report.MAX_FEATURES + html_report.SPREAD_ROWS
+    shown = 2 * html_report.MAX_FEATURES + html_report.SPREAD_ROWS  # importances, stability, spread
+    assert page.count('<td class="feat">') <= shown
     assert f"top {html_report.BEESWARM_FEATURES} of 60 features" in page
 
 
@@ -256,4 +257,28 @@ def test_multiclass_report_details(browser: Any, lgbm_doc: Document, tmp_path: P
     assert f"for output {lgbm_doc['local']['outputs'][0]} only" in caption
     assert "<b>low</b>" in page.inner_text("header")
     assert "low" not in page.locator("b").all_inner_texts()  # the label's <b> stayed text
+    page.close()
+
+
+@pytest.mark.browser
+def test_rank_stability_section_shows_the_documents_intervals(
+    browser: Any, rf_doc: Document, tmp_path: Path
+) -> None:
+    (path,) = write_reports(rf_doc, tmp_path, ("html",))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(path.resolve().as_uri())
+    section = page.locator("#stability")
+    heads = section.locator("thead th").all_inner_texts()
+    assert [h.split("\n")[0] for h in heads] == ["Feature", "treeshap", "permutation"]
+    assert section.locator("tbody tr").count() == 5
+    first = section.locator("tbody tr").first
+    feature = first.locator("td.feat").inner_text()
+    cells = first.locator("td.cell").all()
+    for method, cell in zip(("treeshap", "permutation"), cells, strict=True):
+        intervals = rf_doc["rank_intervals"]
+        (r,) = [i for i in intervals if (i["method"], i["feature"]) == (method, feature)]
+        want = f"{r['low']}–{r['high']}" if r["high"] != r["low"] else "stable"
+        assert cell.get_attribute("title") == f"rank {r['rank']}, 95% interval {want}"
+    assert SCRIPT in section.inner_text()  # a hostile feature name is text here too
+    assert "read from the model): sklearn.impurity" in section.inner_text()
     page.close()

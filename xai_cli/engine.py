@@ -167,6 +167,7 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
         "chosen_by": chosen_by,
         "library": library,
         "library_version": library_version(library),
+        "uses_rows": explainer.uses_rows,
     }
     start = time.perf_counter()
     try:

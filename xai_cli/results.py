@@ -34,6 +34,11 @@ class MethodProvenance:
     library_version: str
     elapsed_s: float = 0.0
     notes: tuple[str, ...] = ()
+    uses_rows: bool = True
+    """False for importances read from the model alone: the row sample cannot change them."""
+    estimated_s: float | None = None
+    """The time estimated before the run (a timed pilot on a few rows), to compare with
+    ``elapsed_s``; None when no estimate was made."""
 
 
 @dataclass(frozen=True)

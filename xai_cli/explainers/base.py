@@ -55,6 +55,8 @@ class Explainer(Protocol):
     library: str
     needs_target: bool
     description: str
+    uses_rows: bool
+    """Whether the explained rows change the result (native importances read only the model)."""
 
     def supports(self, adapter: ModelAdapter) -> Support:
         """Cheap check that never raises."""

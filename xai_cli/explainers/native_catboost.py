@@ -42,6 +42,11 @@ class CatBoostImportance:
     library: str = "catboost"
 
     @property
+    def uses_rows(self) -> bool:
+        """LossFunctionChange scores the given rows; PredictionValuesChange reads the trees."""
+        return self.fstr_type == "LossFunctionChange"
+
+    @property
     def name(self) -> str:
         return f"catboost.{self.fstr_type}"
 

@@ -24,6 +24,7 @@ class LightGBMImportance:
     importance_type: str
     library: str = "lightgbm"
     needs_target: bool = False
+    uses_rows: bool = False  # reads the trees; the explained rows do not change it
 
     @property
     def name(self) -> str:

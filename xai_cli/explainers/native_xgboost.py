@@ -30,6 +30,7 @@ class XGBoostImportance:
     importance_type: str
     library: str = "xgboost"
     needs_target: bool = False
+    uses_rows: bool = False  # reads the trees; the explained rows do not change it
 
     @property
     def name(self) -> str:

@@ -60,6 +60,7 @@ class Permutation:
     name: str = "permutation"
     library: str = "scikit-learn"
     needs_target: bool = True
+    uses_rows: bool = True
     description: str = "scikit-learn permutation_importance, score drop (ROC AUC or R²)"
 
     def supports(self, adapter: ModelAdapter) -> Support:

@@ -22,6 +22,7 @@ class SklearnImpurity:
     name: str = "sklearn.impurity"
     library: str = "scikit-learn"
     needs_target: bool = False
+    uses_rows: bool = False  # training-time impurity; the explained rows do not change it
     description: str = "scikit-learn feature_importances_ (mean decrease in impurity), sums to 1"
 
     def supports(self, adapter: ModelAdapter) -> Support:

@@ -105,6 +105,7 @@ class TreeShap:
     name: str = "treeshap"
     library: str = "native"
     needs_target: bool = False
+    uses_rows: bool = True
     description: str = (
         "exact path-dependent TreeSHAP (xai table kernels; library's own as fallback), "
         "global = mean |SHAP|"

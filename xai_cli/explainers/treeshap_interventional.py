@@ -102,6 +102,7 @@ class InterventionalTreeShap:
     name: str = "treeshap.interventional"
     library: str = "native"
     needs_target: bool = False
+    uses_rows: bool = True
     description: str = (
         "interventional TreeSHAP vs a seeded background sample (opt-in: name it with -m), "
         "global = mean |SHAP|"

@@ -136,8 +136,37 @@ def build_document(result: ExplainResult) -> Document:
     }
 
 
+def interval_gaps(doc: Document) -> dict[str, list[str]]:
+    """The methods that ran without rank intervals, grouped by why.
+
+    ``model``: read from the model alone, so the row sample cannot change them; ``every_row``:
+    streamed over every row, so there is no sampling error; ``none``: they use the sampled rows
+    but cannot reweight them without rerunning (the audit ``stability`` rule reruns them).
+    """
+    covered = {r["method"] for r in doc.get("rank_intervals", [])}
+    gaps: dict[str, list[str]] = {"model": [], "every_row": [], "none": []}
+    for m in ok_methods(doc):
+        if m["method"] in covered:
+            continue
+        if m.get("uses_rows") is False:
+            gaps["model"].append(m["method"])
+        elif (m.get("params") or {}).get("streamed"):
+            gaps["every_row"].append(m["method"])
+        else:
+            gaps["none"].append(m["method"])
+    return gaps
+
+
+GAP_TEXT = {
+    "model": "Not affected by the row sample (read from the model)",
+    "every_row": "Explained every row, so no sampling error",
+    "none": "No rank interval (needs a rerun per resample, as `xai audit`'s stability rule does)",
+}
+
+
 def stability_lines(doc: Document) -> list[str]:
-    """One sentence per method with rank intervals: the top-k features' 95% bootstrap ranks.
+    """One sentence per method with rank intervals (the top-k features' 95% bootstrap ranks),
+    then one per group of methods without intervals, saying why.
 
     Shared by the Markdown and terminal renderers; it only formats the document's numbers.
     """
@@ -156,6 +185,9 @@ def stability_lines(doc: Document) -> list[str]:
             f"Rank intervals ({method}; 95%, {rows[0]['resamples']} bootstrap resamples of the "
             f"{rows[0]['rows']} explained rows): {cells}"
         )
+    for key, methods in interval_gaps(doc).items():
+        if methods:
+            lines.append(f"{GAP_TEXT[key]}: {', '.join(methods)}")
     return lines
 
 

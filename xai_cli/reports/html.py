@@ -14,7 +14,7 @@ from typing import Any
 
 import markupsafe
 
-from xai_cli.reports.document import Document, ok_methods
+from xai_cli.reports.document import GAP_TEXT, Document, interval_gaps, ok_methods
 from xai_cli.reports.jinja import ENV
 
 MAX_FEATURES = 20
@@ -313,18 +313,59 @@ def _rank_spread(doc: Document, methods: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _rank_stability(doc: Document, features: list[str]) -> dict[str, Any]:
+    """Each shown feature's bootstrap rank interval per method, as text and a strip position."""
+    by_method: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in doc.get("rank_intervals", []):
+        by_method.setdefault(r["method"], {})[r["feature"]] = r
+    n = max(2, len(doc["features"]))
+
+    def x(rank: int) -> float:
+        return round(4 + (rank - 1) / (n - 1) * 72, 1)
+
+    rows = []
+    for f in features:
+        cells = []
+        for intervals in by_method.values():
+            r = intervals.get(f)
+            cells.append(
+                None
+                if r is None
+                else {
+                    "rank": r["rank"],
+                    "range": f"{r['low']}–{r['high']}" if r["high"] != r["low"] else "stable",
+                    "x": x(r["rank"]),
+                    "x1": x(r["low"]),
+                    "x2": x(r["high"]),
+                    "wide": r["high"] - r["low"] >= 3,
+                }
+            )
+        rows.append({"feature": f, "cells": cells})
+    first = [next(iter(v.values())) for v in by_method.values()]
+    return {
+        "methods": [
+            {"method": m, "resamples": r["resamples"], "rows": r["rows"]}
+            for m, r in zip(by_method, first, strict=True)
+        ],
+        "rows": rows,
+        "gaps": [(GAP_TEXT[k], v) for k, v in interval_gaps(doc).items() if v],
+    }
+
+
 def render(doc: Document) -> str:
     """The whole report as one HTML page."""
     ok = ok_methods(doc)
     names = [m["method"] for m in ok]
+    table = _importance_table(doc, names)
     context = {
+        "table": table,
         "doc": doc,
         "prov": doc["provenance"],
         "ok": ok,
         "not_ok": [m for m in doc["methods"] if m["status"] != "ok"],
-        "table": _importance_table(doc, names),
         "agreement": _agreement(doc, names),
         "spread": _rank_spread(doc, names),
+        "stability": _rank_stability(doc, [r["feature"] for r in table["rows"]]),
         "bees": _beeswarm(doc),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
