@@ -174,11 +174,13 @@ def run_job(
     resume: bool = False,
     notify: Notify | None = None,
     debug: bool = False,
+    run_id: str | None = None,
 ) -> JobOutcome:
     """Run one job and write its folder; never raises for a job's own failure.
 
     A failed job leaves no folder: a stale one from an earlier run is removed, so nothing reads an
-    old report as the answer for the current inputs.
+    old report as the answer for the current inputs. ``run_id`` is stored in the fingerprint file
+    so :func:`run_plan` can tell a folder this run wrote from an older one.
     """
     say: Notify = notify or (lambda _name, _msg: None)
     say(job.name, "start")
@@ -199,7 +201,12 @@ def run_job(
         try:
             paths = write_reports(doc, partial, formats)
             outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
-            record = {"key": key, "fingerprint": print_, "outcome": outcome.to_dict()}
+            record = {
+                "key": key,
+                "fingerprint": print_,
+                "outcome": outcome.to_dict(),
+                "run_id": run_id,
+            }
             atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
             _replace_folder(partial, final)
         finally:
@@ -268,12 +275,13 @@ def run_plan(
 
     ``notify`` receives progress messages from the jobs (delivered on a helper thread when jobs run
     in other processes); ``on_result`` is called on this thread as each job ends. A worker process
-    that dies takes only its unfinished jobs with it: they are reported as errors, and ``--resume``
-    reruns just them.
+    that dies takes only its unfinished jobs with it: they are reported as errors (unless their
+    folder shows they ended, see :func:`_unfinished`), and ``--resume`` reruns just them.
     """
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     clean_partials(plan.out_dir)
     done: list[JobOutcome] = []
+    run_id = uuid.uuid4().hex
 
     def finish(outcome: JobOutcome) -> None:
         done.append(outcome)
@@ -283,7 +291,7 @@ def run_plan(
     args = (plan.out_dir, plan.formats, resume)
     if n_jobs == 1 or len(plan.jobs) <= 1:
         for job in plan.jobs:
-            finish(run_job(job, *args, notify=notify, debug=debug))
+            finish(run_job(job, *args, notify=notify, debug=debug, run_id=run_id))
         return done
     with multiprocessing.Manager() as manager:
         queue = manager.Queue()
@@ -291,7 +299,7 @@ def run_plan(
         pump.start()
         try:
             results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                delayed(run_job)(job, *args, QueueNotify(queue), debug) for job in plan.jobs
+                delayed(run_job)(job, *args, QueueNotify(queue), debug, run_id) for job in plan.jobs
             )
             for outcome in results:
                 finish(outcome)
@@ -299,7 +307,7 @@ def run_plan(
             finished = {o.name for o in done}
             for job in plan.jobs:
                 if job.name not in finished:
-                    finish(_lost(job, describe(exc, 200)))
+                    finish(_unfinished(job, plan, resume, run_id, describe(exc, 200)))
         finally:
             queue.put(None)
             pump.join(timeout=5)
@@ -330,6 +338,32 @@ def _failed(job: JobSpec, message: str, elapsed: float = 0.0) -> JobOutcome:
         elapsed_s=round(elapsed, 3),
         error=message,
     )
+
+
+def _unfinished(job: JobSpec, plan: Plan, resume: bool, run_id: str, why: str) -> JobOutcome:
+    """The outcome of a job whose result died with its worker process (``why``).
+
+    A job may have put its complete folder in place just before its worker died, with only its
+    result lost on the way back; its outcome is read back from the folder's fingerprint file when
+    the stored key is the one the job has now and the file names this run (``run_id``). A folder
+    from an earlier run is not this job's result even with the same fingerprint: without
+    ``--resume`` the job was to run again, and calling it done would hide a job that kills its
+    worker on every run, so it is reported lost. With ``--resume`` such a folder is what the job
+    would have skipped to, so it is reported skipped. An id, not a time: file times and the clock
+    need not agree (coarse or remote file systems), an id written by the job itself does.
+    """
+    try:
+        key = fingerprint_key(fingerprint(job, plan.formats))
+        stored = _stored(plan.out_dir / job.name, plan.formats)
+        if stored is not None and stored.get("key") == key:
+            outcome = JobOutcome.from_dict(stored["outcome"])
+            if stored.get("run_id") == run_id:
+                return outcome
+            if resume:
+                return replace(outcome, status="skipped", resumed_from=key)
+    except Exception:  # an unreadable record or input is no evidence the job ended
+        pass
+    return _lost(job, why)
 
 
 def _lost(job: JobSpec, why: str) -> JobOutcome:
