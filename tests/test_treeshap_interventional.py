@@ -122,6 +122,21 @@ def test_background_is_seeded() -> None:
     assert "40 rows" in small.notes[0]
 
 
+def test_a_given_background_pool_makes_a_subset_match_the_full_run() -> None:
+    """What a time-estimate pilot relies on: a few rows explained against the full data's
+    background get exactly the values they get in the full run."""
+    X, y = make_data("regression", n=300)
+    model = fit("lightgbm", "regression", X, y)
+    full = explain(model, X)
+    rows = X.iloc[[3, 50, 299]]
+    ctx = ExplainContext(adapter=adapt(model), X=rows, y=None, seed=0,
+                         params={"background_rows": BACKGROUND}, background=X)  # fmt: skip
+    pilot = InterventionalTreeShap().explain(ctx)
+    np.testing.assert_allclose(pilot.values, full.values[[3, 50, 299]], rtol=0, atol=1e-12)
+    alone = explain(model, rows)  # without the pool, the background is the three rows
+    assert not np.allclose(alone.values, pilot.values)
+
+
 def test_n_jobs_gives_identical_values() -> None:
     X, y = make_data("multiclass", n=500)
     model = fit("xgboost", "multiclass", X, y)

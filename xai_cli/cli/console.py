@@ -11,6 +11,7 @@ import statistics
 from rich.console import Console
 from rich.table import Table
 
+from xai_cli.estimate import Estimate
 from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
 
 
@@ -99,3 +100,17 @@ def print_summary(doc: Document, console: Console) -> None:
             "(`xai methods MODEL` says why)[/]",
             highlight=False,
         )
+
+
+def print_estimates(found: tuple[Estimate, ...], console: Console) -> None:
+    """``xai explain --estimate``: each method's estimated time, rows and how it was estimated."""
+    table = Table(title="Estimated time per method (this machine)", title_justify="left")
+    for name, justify in (("Method", "left"), ("Rows", "right"), ("Estimate", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("Basis")
+    for e in found:
+        seconds = "–" if e.seconds is None else f"{e.seconds:.2f} s"
+        table.add_row(e.method, f"{e.rows:,}", seconds, e.basis)
+    console.print(table)
+    total = sum(e.seconds for e in found if e.seconds is not None)
+    console.print(f"total of the estimated methods: {total:.1f} s", highlight=False)

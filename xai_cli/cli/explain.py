@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from xai_cli.cli.console import print_summary
+from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
-from xai_cli.engine import ExplainRequest, explain
+from xai_cli.engine import ExplainRequest, estimates, explain, prepare
 from xai_cli.errors import UsageError
+from xai_cli.estimate import describe_estimates
 from xai_cli.explainers import REGISTRY
 from xai_cli.io.data import DEFAULT_MAX_ROWS, resolve_max_rows
 from xai_cli.reports.document import build_document, ok_methods
@@ -109,10 +111,19 @@ def explain_command(
         help="Threads for row-chunk parallel backends (treeshap); results are identical for any "
         "count. Default: all cores.",
     ),
+    estimate_only: bool = typer.Option(
+        False,
+        "--estimate",
+        help="Only estimate each method's time (timed pilots on a few rows), print it and exit.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
-    """Explain MODEL on DATA with every applicable method and write comparison reports."""
+    """Explain MODEL on DATA with every applicable method and write comparison reports.
+
+    Before running, each method's time is estimated from timed pilots on a few rows and shown on
+    stderr (``--estimate`` stops there).
+    """
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
         check_choice(output_format, "--output-format", OUTPUT_FORMATS)
@@ -139,8 +150,21 @@ def explain_command(
             n_jobs=n_jobs,
             params=_parse_params(param),
         )
+        if estimate_only:
+            with err.status("estimating…") as status:
+                prepared = prepare(request, progress=lambda msg: status.update(msg))
+                found = estimates(request, prepared, progress=lambda msg: status.update(msg))
+            if output_format == "json":
+                typer.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
+            elif output_format == "table":
+                print_estimates(found, Console())
+            return
         with err.status("explaining…") as status:
-            result = explain(request, progress=lambda msg: status.update(msg))
+            result = explain(
+                request,
+                progress=lambda msg: status.update(msg),
+                on_estimates=lambda found: err.print(describe_estimates(found), highlight=False),
+            )
         doc = build_document(result)
         paths = write_reports(doc, out, chosen_formats)
         if output_format == "table":

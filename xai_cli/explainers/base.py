@@ -46,6 +46,9 @@ class ExplainContext:
     y: np.ndarray | None
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
+    background: pd.DataFrame | None = None
+    """Rows to draw a background sample from, when not ``X`` itself (a pilot on a few rows
+    must use the real run's background, or its cost would not scale like the run's)."""
 
 
 class Explainer(Protocol):

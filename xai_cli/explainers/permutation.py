@@ -7,6 +7,7 @@ deviation as the spread. The metric suits the task: ROC AUC (binary), one-vs-res
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,33 @@ class Permutation:
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED
+
+    def estimate_seconds(
+        self, ctx: ExplainContext, timer: Callable[[], float]
+    ) -> tuple[float, str]:
+        """This run's time from its parts, timed once each on all the rows: ``2 + F x R``
+        predictions and scores (baseline, scikit-learn's baseline, each shuffled column and
+        repeat) and the bootstrap, whose per-metric cost is timed on one metric."""
+        assert ctx.y is not None
+        repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
+        calls = 2 + len(ctx.adapter.feature_names) * repeats
+        timings = []
+        for _ in range(2):  # the faster of two: the first may pay one-time costs
+            start = timer()
+            predictions = ctx.adapter.predict_scores(ctx.X)
+            score_predictions(ctx.adapter, predictions, ctx.y)
+            timings.append(timer() - start)
+        one_call = min(timings)
+        start = timer()
+        resamples = list(resample_counts(len(ctx.y), seed=ctx.seed))
+        drawing = timer() - start  # done once per run
+        start = timer()
+        metric = WeightedScore(ctx.adapter.task, ctx.y, predictions)
+        for counts in resamples:
+            metric(counts)
+        one_metric = timer() - start
+        seconds = calls * one_call + drawing + (calls - 1) * one_metric
+        return seconds, f"one prediction, score and bootstrap metric timed, x {calls} calls"
 
     def explain(self, ctx: ExplainContext) -> ImportanceTable:
         from sklearn.inspection import permutation_importance

@@ -126,7 +126,8 @@ class InterventionalTreeShap:
         if output == "probability" and not a.is_classifier:
             raise ValueError("output='probability' needs a classifier")
         n_jobs = ctx.params.get("n_jobs")
-        background = background_sample(ctx.X, rows, ctx.seed)
+        pool = ctx.X if ctx.background is None else ctx.background
+        background = background_sample(pool, rows, ctx.seed)
         notes = [f"background: {len(background)} rows sampled from the data with seed {ctx.seed}"]
         library = "shap"
         if output == "probability" and a.raw_space != "probability":

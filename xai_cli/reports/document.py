@@ -70,6 +70,7 @@ def build_document(result: ExplainResult) -> Document:
         if outcome.provenance is not None:
             p = asdict(outcome.provenance)
             p["elapsed_s"] = round(p["elapsed_s"], 4)
+            p["estimated_s"] = _num(p["estimated_s"], 4)
             p["notes"] = list(p["notes"])
             entry.update(p)
         methods.append(entry)

@@ -1,0 +1,139 @@
+"""The rows a run explains: read (whole or streamed), sampled, and the target encoded.
+
+Split from the engine so that every command (``explain``, ``audit``) picks rows the same way.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from xai_cli.adapters import ModelAdapter
+from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError
+from xai_cli.io.data import DATA_SUFFIXES, load_data, sample_rows, split_features
+from xai_cli.io.models import file_sha256
+from xai_cli.request import ExplainRequest
+from xai_cli.rowwise import ENGINES
+from xai_cli.streaming import stream_sample
+
+
+def encode_target(
+    adapter: ModelAdapter, y: pd.Series
+) -> tuple[np.ndarray, ModelAdapter, list[str]]:
+    """The target as the model sees it: class codes for classifiers, floats for regression.
+
+    Labels are matched to the model's classes by value; a model that only knows ``0..K-1`` (a raw
+    booster, or one fitted on encoded labels) gets the sorted distinct labels, as LabelEncoder
+    would have assigned them, and the classes are renamed after them.
+    """
+    notes: list[str] = []
+    if not adapter.is_classifier:
+        values = pd.to_numeric(y, errors="coerce")
+        if values.isna().any():
+            raise DataError(
+                f"target column '{y.name}' has non-numeric values but the model is a regressor",
+                hint="pass the numeric target column",
+            )
+        return values.to_numpy(dtype=float), adapter, notes
+    labels = adapter.class_labels
+    as_text = y.astype(str)
+    distinct = sorted(as_text.unique())
+    if set(distinct) <= set(labels):
+        return as_text.map({c: i for i, c in enumerate(labels)}).to_numpy(dtype=int), adapter, notes
+    generic = tuple(str(i) for i in range(len(labels)))
+    if labels == generic and len(distinct) <= len(labels):
+        try:  # numeric labels sort numerically, text labels as text
+            ordered = [str(v) for v in sorted(y.unique())]
+        except TypeError:
+            ordered = distinct
+        if len(ordered) == len(labels):
+            notes.append(
+                "target labels "
+                + ", ".join(f"{c}={i}" for i, c in enumerate(ordered))
+                + " mapped to the model's classes in sorted order"
+            )
+            codes = as_text.map({c: i for i, c in enumerate(ordered)}).to_numpy(dtype=int)
+            return codes, adapter.with_class_labels(tuple(ordered)), notes
+    raise DataError(
+        f"target values {distinct[:6]} do not match the model's classes {list(labels)}",
+        hint="pass the column the model was trained to predict",
+    )
+
+
+DEFAULT_CHUNK_ROWS = 50_000
+"""Rows per chunk when streaming and ``--chunk-rows`` is not given (``--engine dask``)."""
+STREAM_SAMPLE_ROWS = 10_000
+"""Rows kept for non-row-wise methods and plots when streaming without ``--max-rows``."""
+
+
+def _streamed_sample(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str]]:
+    """The seeded sample of a streamed run, read chunk by chunk, and its notes."""
+    path = Path(request.data_path)
+    if not path.is_file():
+        raise MissingFileError(f"data file not found: {path}", hint="check the path")
+    if path.suffix.lower() not in DATA_SUFFIXES:
+        raise DataError(f"unknown data file type '{path.suffix or path.name}'",
+                        hint="use a .csv or .parquet file")  # fmt: skip
+    if request.chunk_rows is not None and request.chunk_rows < 1:
+        raise MethodError("--chunk-rows must be at least 1")
+    if request.engine not in ENGINES:
+        raise MethodError(f"unknown engine '{request.engine}'",
+                          hint=f"use one of: {', '.join(ENGINES)}")  # fmt: skip
+    if request.engine == "dask" and path.suffix.lower() != ".parquet":
+        raise UsageError(
+            "--engine dask reads Parquet files (their row groups are the partitions)",
+            hint="convert the CSV to Parquet, or use --chunk-rows N with the local engine",
+        )
+    chunk = request.chunk_rows or DEFAULT_CHUNK_ROWS
+    keep = request.max_rows or STREAM_SAMPLE_ROWS
+    frame, total, missing = stream_sample(path, chunk, request.seed, keep, request.target)
+    X, y = split_features(
+        frame,
+        adapter.feature_names,
+        target=request.target,
+        drop=request.drop,
+        by_position=not adapter.feature_names_known,
+    )
+    notes = list(adapter.notes)
+    if missing:
+        notes.append(f"{missing} rows with a missing target were left out")
+    notes.append(
+        f"streamed: row-wise methods explain all {total - missing} rows in chunks of {chunk}; "
+        f"the other methods and the plots use a seeded sample of {len(X)} rows (not stratified)"
+    )
+    return X, y, path, file_sha256(path), total, notes
+
+
+def load_rows(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str]]:
+    """The rows a run explains: features ``X``, target ``y`` (raw labels), the data file's path,
+    SHA-256 and row count, and notes on what was left out or sampled.
+
+    In memory, the file is read whole, rows with a missing target are left out and a seeded sample
+    (stratified for classifiers) of ``max_rows`` is taken; streamed, the sample is read chunk by
+    chunk. Other commands (``xai audit``) call this to work on exactly the rows ``explain`` uses.
+    """
+    if request.streamed:
+        return _streamed_sample(request, adapter)
+    data = load_data(request.data_path)
+    X, y = split_features(
+        data.frame,
+        adapter.feature_names,
+        target=request.target,
+        drop=request.drop,
+        by_position=not adapter.feature_names_known,
+    )
+    notes = list(adapter.notes)
+    if y is not None and y.isna().any():
+        keep = y.notna().to_numpy()
+        notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
+        X, y = X[keep], y[keep]
+    X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
+    return X, y, data.path, data.sha256, len(data.frame), notes
+
+
