@@ -126,6 +126,11 @@ def test_dask_local_cluster_equals_local_engine(sample_models: Path, multi_row_g
     pa, pb = a["treeshap"].provenance, b["treeshap"].provenance
     assert (pa.backend, pa.library) == (pb.backend, pb.library)  # same code either way
     assert local.comparison.additivity == dask.comparison.additivity
+    # permutation's shuffled-copy predictions ran as tasks on the cluster, with equal numbers
+    assert b["permutation"].table.params["predictions"] == "dask"
+    assert "predictions" not in a["permutation"].table.params
+    assert np.array_equal(a["permutation"].table.spread, b["permutation"].table.spread)
+    assert local.comparison.rank_intervals == dask.comparison.rank_intervals
 
 
 def test_cli_streamed_run_and_dask_needs_parquet(sample_models: Path, tmp_path: Path, xai) -> None:

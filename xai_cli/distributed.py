@@ -1,7 +1,9 @@
-"""Dask execution of row-wise work: a client on a given scheduler, or a local cluster.
+"""Dask execution of row-wise work and independent tasks: a client on a given scheduler, or a
+local cluster.
 
 Only this module imports ``dask.distributed``. Workers must have xai-cli installed and see the
-model and data files at the same paths (a shared file system), because tasks carry paths, not data.
+model and data files at the same paths (a shared file system): row-wise tasks carry paths, not
+data. Permutation importance sends its sample rows and the loaded model to each worker once.
 """
 
 from __future__ import annotations
@@ -47,11 +49,45 @@ def dask_client(scheduler: str | None) -> Iterator[Any]:
         yield client
 
 
+class DaskSession:
+    """One Dask client for a whole run, started on first use and closed when the run ends, so
+    the methods of one run share a cluster (a ``LocalCluster`` takes seconds to start)."""
+
+    def __init__(self, scheduler: str | None) -> None:
+        self.scheduler = scheduler
+        self._stack = contextlib.ExitStack()
+        self._client: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._stack.enter_context(dask_client(self.scheduler))
+        return self._client
+
+    def map(self, fn: Callable[..., Any], items: list[Any], **shared: Any) -> list[Any]:
+        """``[fn(item, **shared) for item in items]`` on the cluster, in the order of ``items``;
+        each ``shared`` value is sent to every worker once."""
+        client = self.client
+        scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
+        return client.gather(client.map(fn, items, **scattered, pure=False))
+
+    def close(self) -> None:
+        self._stack.close()
+        self._client = None
+
+    def __enter__(self) -> DaskSession:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
 def map_partitions(
-    fn: Callable[..., Any], parts: list[Any], job: Any, scheduler: str | None
+    fn: Callable[..., Any], parts: list[Any], job: Any, scheduler: str | DaskSession | None
 ) -> list[Any]:
-    """``[fn(part, job) for part in parts]`` on Dask, results in the order of ``parts``."""
-    with dask_client(scheduler) as client:
-        job_future = client.scatter(job, broadcast=True)
-        futures = client.map(fn, parts, job=job_future, pure=False)
-        return client.gather(futures)
+    """``[fn(part, job) for part in parts]`` on Dask, results in the order of ``parts``; on the
+    run's session when given one, else on a client of its own."""
+    if isinstance(scheduler, DaskSession):
+        return scheduler.map(fn, parts, job=job)
+    with DaskSession(scheduler) as session:
+        return session.map(fn, parts, job=job)

@@ -6,11 +6,12 @@ makes sure one failing backend never loses the others' results. Work runs in pro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pandas as pd
 from xai_cli import __version__
 from xai_cli.adapters import ModelAdapter, adapt
 from xai_cli.compare import additivity, compare, intervals_from_bootstrap, rank_intervals
+from xai_cli.distributed import DaskSession
 from xai_cli.errors import MethodError, describe
 from xai_cli.estimate import Estimate, estimate
 from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
@@ -206,13 +208,18 @@ class Prepared:
     chosen: tuple[tuple[Explainer, str], ...]
     skipped: tuple[MethodOutcome, ...]
 
-    def context(self, request: ExplainRequest, explainer: Explainer) -> ExplainContext:
+    def context(
+        self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
+    ) -> ExplainContext:
+        """A backend's context; with the run's Dask session for backends that distribute."""
+        distributes = dask is not None and getattr(explainer, "distributes", False)
         return ExplainContext(
             adapter=self.adapter,
             X=self.X,
             y=self.encoded,
             seed=request.seed,
             params=_params(request, explainer.name),
+            task_map=dask.map if distributes and dask is not None else None,
         )
 
     def streams(self, request: ExplainRequest, explainer: Explainer) -> bool:
@@ -254,6 +261,33 @@ def estimates(
     return tuple(out)
 
 
+@contextlib.contextmanager
+def _no_dask() -> Iterator[None]:
+    yield None
+
+
+def _run_method(
+    request: ExplainRequest,
+    prep: Prepared,
+    explainer: Explainer,
+    chosen_by: str,
+    dask: DaskSession | None,
+    progress: Progress,
+) -> tuple[MethodOutcome, Additivity | None]:
+    """One method: streamed over every row when it is row-wise and the run streams, else on the
+    sample (its prediction tasks on Dask when it distributes and the engine is dask)."""
+    ctx = prep.context(request, explainer, dask)
+    if prep.streams(request, explainer):
+        return run_streamed(
+            explainer, chosen_by, ctx, _rowwise_job(request, explainer.name, len(prep.X)),
+            Path(request.data_path), request.engine, dask, progress,
+        )  # fmt: skip
+    outcome = run_one(explainer, chosen_by, ctx)
+    if outcome.local is None:
+        return outcome, None
+    return outcome, additivity(outcome.local, model_output(prep.adapter, outcome.local, prep.X))
+
+
 def explain(
     request: ExplainRequest,
     progress: Progress = _quiet,
@@ -277,25 +311,16 @@ def explain(
         guessed = {e.method: e.seconds for e in found}
     results: list[MethodOutcome] = []
     checks: list[Additivity] = []
-    for explainer, chosen_by in prep.chosen:
-        guess = guessed.get(explainer.name)
-        progress(f"running {explainer.name}" + (f" (~{guess:.1f} s)" if guess else ""))
-        ctx = prep.context(request, explainer)
-        check = None
-        if prep.streams(request, explainer):
-            outcome, check = run_streamed(
-                explainer, chosen_by, ctx, _rowwise_job(request, explainer.name, len(X)),
-                Path(request.data_path), request.engine, request.scheduler, progress,
-            )  # fmt: skip
-        else:
-            outcome = run_one(explainer, chosen_by, ctx)
-            if outcome.local is not None:
-                check = additivity(outcome.local, model_output(adapter, outcome.local, X))
-        if outcome.provenance is not None and guess is not None:
-            provenance = dataclasses.replace(outcome.provenance, estimated_s=guess)
-            outcome = dataclasses.replace(outcome, provenance=provenance)
-        results.append(outcome)
-        checks.extend([check] if check is not None else [])
+    with DaskSession(request.scheduler) if request.engine == "dask" else _no_dask() as dask:
+        for explainer, chosen_by in prep.chosen:
+            guess = guessed.get(explainer.name)
+            progress(f"running {explainer.name}" + (f" (~{guess:.1f} s)" if guess else ""))
+            outcome, check = _run_method(request, prep, explainer, chosen_by, dask, progress)
+            if outcome.provenance is not None and guess is not None:
+                provenance = dataclasses.replace(outcome.provenance, estimated_s=guess)
+                outcome = dataclasses.replace(outcome, provenance=provenance)
+            results.append(outcome)
+            checks.extend([check] if check is not None else [])
     tables = tuple(o.table for o in results if o.table is not None)
     versions = {name: library_version(name) for name in LIBRARIES}
     versions["python"] = platform.python_version()

@@ -104,10 +104,14 @@ def run_rowwise(
     data_path: Path,
     job: RowwiseJob,
     engine: str = "local",
-    scheduler: str | None = None,
+    scheduler: Any = None,
     progress: Callable[[str], None] = lambda _m: None,
 ) -> Partial:
-    """Explain every row of ``data_path`` with ``job.method``; partials reduced in order."""
+    """Explain every row of ``data_path`` with ``job.method``; partials reduced in order.
+
+    ``scheduler`` is a Dask address, a run's :class:`~xai_cli.distributed.DaskSession`, or None
+    (a ``LocalCluster``); only the dask engine uses it.
+    """
     parts = partitions(data_path, job.chunk_rows)
     if engine == "local":
         results = []
@@ -157,7 +161,7 @@ def run_streamed(
     job: RowwiseJob,
     data_path: Path,
     engine: str,
-    scheduler: str | None,
+    scheduler: Any,
     progress: Callable[[str], None],
 ) -> tuple[MethodOutcome, Additivity | None]:
     """Run a row-wise method over every row of the file; a failure is an outcome, not an error.

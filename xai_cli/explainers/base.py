@@ -7,6 +7,7 @@ result. The engine, not the backend, catches failures, times runs and records pr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,6 +47,9 @@ class ExplainContext:
     y: np.ndarray | None
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
+    task_map: Callable[..., list[Any]] | None = None
+    """Runs ``fn(item, **shared)`` for each item somewhere else (Dask), in order; ``None``: in
+    process. Only backends with ``distributes = True`` get one."""
     background: pd.DataFrame | None = None
     """Rows to draw a background sample from, when not ``X`` itself (a pilot on a few rows
     must use the real run's background, or its cost would not scale like the run's)."""

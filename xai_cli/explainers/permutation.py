@@ -1,8 +1,13 @@
-"""Permutation importance with scikit-learn's ``permutation_importance``.
+"""Permutation importance: scikit-learn's ``permutation_importance``, with its predictions kept.
 
 The score drop when one column is shuffled, averaged over seeded repeats, with their standard
 deviation as the spread. The metric suits the task: ROC AUC (binary), one-vs-rest ROC AUC
 (multiclass), R² (regression). Works for any model through the adapter, so it needs no tree.
+
+The shuffles are drawn exactly as scikit-learn's ``permutation_importance`` draws them (the tests
+check that the importances are equal), but each shuffled copy is an independent prediction task:
+they run in process, or on Dask with ``--engine dask`` (identical numbers), and the predictions
+are kept for the bootstrap rank intervals, which scikit-learn's function cannot return.
 """
 
 from __future__ import annotations
@@ -46,23 +51,55 @@ def score_predictions(adapter: ModelAdapter, predictions: np.ndarray, y: np.ndar
     return float(r2_score(y, predictions))
 
 
-class _Fitted:
-    """Stands in for the estimator: scikit-learn validates that it has ``fit``, and the scorer
-    predicts through the adapter, so raw boosters and wrappers are treated alike."""
+MAX_KEPT_CELLS = 50_000_000
+"""Predictions are kept for the bootstrap only up to this many numbers (400 MB); beyond that,
+each is scored and dropped, and the method gets no rank interval."""
 
-    def fit(self, *_: Any) -> _Fitted:
-        return self
+
+def shuffle_orders(rows: int, repeats: int, seed: int) -> list[np.ndarray]:
+    """The row order of a shuffled column at each repeat, as ``permutation_importance`` draws
+    them: one int seed drawn from ``seed``, the same sequence for every column, and each repeat
+    reshuffling the already shuffled column."""
+    from sklearn.utils import check_random_state
+
+    column_seed = check_random_state(seed).randint(np.iinfo(np.int32).max + 1)
+    rng = check_random_state(column_seed)
+    shuffling, order, out = np.arange(rows), np.arange(rows), []
+    for _ in range(repeats):
+        rng.shuffle(shuffling)
+        order = order[shuffling]
+        out.append(order)
+    return out
+
+
+def predict_shuffled(
+    task: tuple[int, np.ndarray], adapter: ModelAdapter, X: pd.DataFrame
+) -> np.ndarray:
+    """The model's scores on ``X`` with column ``task[0]`` put in row order ``task[1]``.
+
+    One independent task, run in process or on a Dask worker (module level, so it pickles)."""
+    column, order = task
+    shuffled = X.copy()
+    values = X.iloc[order, column]
+    values.index = X.index
+    shuffled[X.columns[column]] = values
+    return adapter.predict_scores(shuffled)
+
+
+def _in_process(fn: Callable[..., Any], items: list[Any], **shared: Any) -> list[Any]:
+    return [fn(item, **shared) for item in items]
 
 
 @dataclass(frozen=True)
 class Permutation:
-    """scikit-learn permutation importance over the adapter's predictions."""
+    """Permutation importance over the adapter's predictions, shuffled as scikit-learn does."""
 
     name: str = "permutation"
     library: str = "scikit-learn"
     needs_target: bool = True
     uses_rows: bool = True
-    description: str = "scikit-learn permutation_importance, score drop (ROC AUC or R²)"
+    description: str = "permutation importance as scikit-learn draws it, score drop (ROC AUC or R²)"
+    distributes: bool = True  # its prediction tasks run on Dask with --engine dask
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED
@@ -70,12 +107,12 @@ class Permutation:
     def estimate_seconds(
         self, ctx: ExplainContext, timer: Callable[[], float]
     ) -> tuple[float, str]:
-        """This run's time from its parts, timed once each on all the rows: ``2 + F x R``
-        predictions and scores (baseline, scikit-learn's baseline, each shuffled column and
-        repeat) and the bootstrap, whose per-metric cost is timed on one metric."""
+        """This run's time from its parts, timed on all the rows: ``1 + F x R`` predictions and
+        scores (the baseline, then each shuffled column and repeat) and the bootstrap, whose
+        per-metric cost is timed on one metric."""
         assert ctx.y is not None
         repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
-        calls = 2 + len(ctx.adapter.feature_names) * repeats
+        calls = 1 + len(ctx.adapter.feature_names) * repeats
         timings = []
         for _ in range(2):  # the faster of two: the first may pay one-time costs
             start = timer()
@@ -95,49 +132,42 @@ class Permutation:
         return seconds, f"one prediction, score and bootstrap metric timed, x {calls} calls"
 
     def explain(self, ctx: ExplainContext) -> ImportanceTable:
-        from sklearn.inspection import permutation_importance
-
         assert ctx.y is not None
         adapter = ctx.adapter
         repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
-
-        baseline = score(adapter, ctx.X, ctx.y)
+        X = ctx.X.loc[:, list(adapter.feature_names)]
+        predictions = adapter.predict_scores(X)
+        baseline = score_predictions(adapter, predictions, ctx.y)
         if not np.isfinite(baseline):
             raise ValueError(
                 f"{metric_name(adapter)} is undefined on these labels (a class may be missing)"
             )
-
-        made: list[np.ndarray] = []  # every scorer call's predictions, in call order
-
-        def scorer(estimator: Any, X: pd.DataFrame, y: np.ndarray) -> float:
-            made.append(adapter.predict_scores(X))
-            return score_predictions(adapter, made[-1], y)
-
-        result = permutation_importance(
-            _Fitted(),
-            ctx.X.loc[:, list(adapter.feature_names)],
-            ctx.y,
-            scoring=scorer,
-            n_repeats=repeats,
-            random_state=ctx.seed,
-            n_jobs=1,
-        )
+        orders = shuffle_orders(len(X), repeats, ctx.seed)
+        keep = predictions.size * (1 + X.shape[1] * repeats) <= MAX_KEPT_CELLS
+        run = ctx.task_map or _in_process
+        made, scores = [predictions], []
+        for column in range(X.shape[1]):  # a column at a time: memory stays bounded
+            batch = run(predict_shuffled, [(column, o) for o in orders], adapter=adapter, X=X)
+            scores.extend(score_predictions(adapter, p, ctx.y) for p in batch)
+            made.extend(batch if keep else [])
+        importances = (baseline - np.array(scores)).reshape(X.shape[1], repeats)
+        params: dict[str, Any] = {"n_repeats": repeats, "metric": metric_name(adapter),
+                                  "seed": ctx.seed, "rows": len(ctx.y)}  # fmt: skip
+        if ctx.task_map is not None:
+            params["predictions"] = "dask"
         return ImportanceTable(
             method=self.name,
             unit=f"score_drop:{metric_name(adapter)}",
             features=adapter.feature_names,
             outputs=(POOLED,),
-            values=np.asarray(result.importances_mean).reshape(-1, 1),
-            spread=np.asarray(result.importances_std).reshape(-1, 1),
+            values=importances.mean(axis=1).reshape(-1, 1),
+            spread=importances.std(axis=1).reshape(-1, 1),
             spread_kind="std",
-            params={
-                "n_repeats": repeats,
-                "metric": metric_name(adapter),
-                "seed": ctx.seed,
-                "rows": len(ctx.y),
-            },
-            bootstrap=bootstrap_importances(
-                adapter.task, ctx.y, made, result.importances, ctx.seed
+            params=params,
+            bootstrap=(
+                bootstrap_importances(adapter.task, ctx.y, made, importances, ctx.seed)
+                if keep
+                else None
             ),
         )
 
@@ -147,10 +177,10 @@ def bootstrap_importances(
 ) -> np.ndarray | None:
     """Permutation importances recomputed on each bootstrap resample of the rows.
 
-    ``made`` holds the predictions of scikit-learn's scorer calls: the baseline, then each
-    feature's repeats in feature order (its serial call order). Rather than trust that order,
-    the unweighted scores are first checked to reproduce scikit-learn's ``importances``
-    (features x repeats); if they do not, no bootstrap is returned (no interval, not a wrong one).
+    ``made`` holds the predictions: the baseline, then each feature's repeats in feature order.
+    The weighted metric at unit weights is first checked to reproduce ``importances`` (features x
+    repeats), which scikit-learn's metric computed; if it does not, no bootstrap is returned (no
+    interval rather than a wrong one).
     The same permuted predictions are reweighted per resample: the permutation randomness is
     averaged over the repeats, the row-sampling randomness is what the interval shows.
     """
