@@ -57,6 +57,7 @@ class DaskSession:
         self.scheduler = scheduler
         self._stack = contextlib.ExitStack()
         self._client: Any = None
+        self._scattered: dict[int, tuple[Any, Any]] = {}
 
     @property
     def client(self) -> Any:
@@ -68,10 +69,20 @@ class DaskSession:
         """``[fn(item, **shared) for item in items]`` on the cluster, in the order of ``items``;
         each ``shared`` value is sent to every worker once."""
         client = self.client
-        scattered = {k: client.scatter(v, broadcast=True) for k, v in shared.items()}
+        scattered = {k: self._scatter(v) for k, v in shared.items()}
         return client.gather(client.map(fn, items, **scattered, pure=False))
 
+    def _scatter(self, value: Any) -> Any:
+        """``value`` on every worker, sent once per session: later maps over the same object
+        reuse its future (re-scattering equal data under the same key races its release)."""
+        held = self._scattered.get(id(value))
+        if held is None or held[0] is not value:
+            held = (value, self.client.scatter(value, broadcast=True, hash=False))
+            self._scattered[id(value)] = held
+        return held[1]
+
     def close(self) -> None:
+        self._scattered.clear()
         self._stack.close()
         self._client = None
 
