@@ -155,8 +155,11 @@ def test_serial_and_parallel_runs_give_identical_numbers(
             a = (serial / job / name).read_bytes()
             assert a == (parallel / job / name).read_bytes(), (job, name)
         a, b = (json.loads((d / job / "report.json").read_text()) for d in (serial, parallel))
-        for key in ("importances", "agreement", "consensus", "rank_spread", "additivity", "local"):
+        keys = ("importances", "agreement", "consensus", "rank_spread", "additivity", "local",
+                "rank_intervals")  # fmt: skip
+        for key in keys:
             assert a[key] == b[key], (job, key)
+        assert any(m.get("estimated_s") for m in a["methods"])  # jobs estimate before running
         assert a["provenance"]["model_sha256"] == b["provenance"]["model_sha256"]
 
 

@@ -35,6 +35,7 @@ from xai_cli import __version__
 from xai_cli.config_load import JobSpec, Plan
 from xai_cli.engine import explain
 from xai_cli.errors import XaiError, describe
+from xai_cli.estimate import describe_estimates
 from xai_cli.io.models import file_sha256
 from xai_cli.reports.document import build_document, ok_methods
 from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
@@ -195,7 +196,11 @@ def run_job(
                 say(job.name, "done")
                 previous = JobOutcome.from_dict(stored["outcome"])
                 return replace(previous, status="skipped", resumed_from=key)
-        result = explain(job.request(), progress=lambda msg: say(job.name, msg))
+        result = explain(
+            job.request(),
+            progress=lambda msg: say(job.name, msg),
+            on_estimates=lambda found: say(job.name, describe_estimates(found)),
+        )
         doc = build_document(result)
         partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
         try:
