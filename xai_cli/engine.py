@@ -1,7 +1,9 @@
-"""The explain flow: load, adapt, choose backends, run each, compare.
+"""The explain flow: prepare (load, adapt, sample, choose backends), estimate, run each, compare.
 
 Each step is a plain function; this module only strings them together, times each backend and
-makes sure one failing backend never loses the others' results. Work runs in process for now.
+makes sure one failing backend never loses the others' results. Work runs in process, except
+with ``engine="dask"``: row-wise methods stream over every row and permutation's prediction tasks
+run on one Dask session for the whole run.
 """
 
 from __future__ import annotations
