@@ -176,7 +176,7 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> st
             f"End to end `xai explain -m treeshap` on {e2e['rows']:,} rows of {works[0].name} "
             f"(parquet): {e2e['wall_s']:.2f} s wall, of which the treeshap explainer "
             f"{e2e['compute_s']:.2f} s; the rest is process start-up, imports, loading, the "
-            "additivity check and the reports."
+            "time estimate's pilots, the additivity check and the reports."
         )
     table = "\n".join(text) + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -138,3 +138,7 @@ def test_cli_estimate_prints_and_writes_nothing(sample_models: Path, tmp_path: P
     assert run.code == 0 and "estimated time: treeshap" in run.stderr
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert {m["method"]: m.get("estimated_s") for m in doc["methods"]}["permutation"] > 0
+    skipped = xai(*args[:-1], "--format", "json", "--no-estimate")
+    assert skipped.code == 0 and "estimated time" not in skipped.stderr
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert all(m.get("estimated_s") is None for m in doc["methods"])

@@ -116,6 +116,9 @@ def explain_command(
         "--estimate",
         help="Only estimate each method's time (timed pilots on a few rows), print it and exit.",
     ),
+    no_estimate: bool = typer.Option(
+        False, "--no-estimate", help="Skip the time estimate before running (saves its pilots)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -163,7 +166,9 @@ def explain_command(
             result = explain(
                 request,
                 progress=lambda msg: status.update(msg),
-                on_estimates=lambda found: err.print(describe_estimates(found), highlight=False),
+                on_estimates=None
+                if no_estimate
+                else lambda found: err.print(describe_estimates(found), highlight=False),
             )
         doc = build_document(result)
         paths = write_reports(doc, out, chosen_formats)
