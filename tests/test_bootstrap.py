@@ -7,6 +7,7 @@ and a bootstrap whose predictions do not line up with scikit-learn's must be ref
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,26 @@ def test_explain_reports_permutation_rank_intervals_that_narrow_with_more_rows(
         assert interval.low <= interval.high
     width = lambda ivs: sum(i.high - i.low for i in ivs)  # noqa: E731
     assert width(large) < width(small)
+
+
+def test_reports_say_why_a_method_has_no_rank_interval(sample_models: Path) -> None:
+    from xai_cli.reports.document import build_document, interval_gaps, stability_lines
+
+    request = ExplainRequest(
+        str(sample_models / "adult_catboost.cbm"), str(SAMPLE_DATA / "adult.csv"), target="income",
+        methods=("treeshap", "catboost.PredictionValuesChange", "catboost.LossFunctionChange"),
+        max_rows=300,
+    )  # fmt: skip
+    doc = build_document(explain(request))
+    assert {r["method"] for r in doc["rank_intervals"]} == {"treeshap"}
+    assert interval_gaps(doc) == {"model": ["catboost.PredictionValuesChange"], "every_row": [],
+                                  "none": ["catboost.LossFunctionChange"]}  # fmt: skip
+    lines = stability_lines(doc)
+    assert lines[0].startswith("Rank intervals (treeshap; 95%, 200 bootstrap resamples of the 300")
+    assert lines[1:] == [
+        "Not affected by the row sample (read from the model): catboost.PredictionValuesChange",
+        "No rank interval (needs a rerun per resample, as the xai audit stability rule does): "
+        "catboost.LossFunctionChange",
+    ]
+    streamed = build_document(explain(dataclasses.replace(request, chunk_rows=1000)))
+    assert interval_gaps(streamed)["every_row"] == ["treeshap"]

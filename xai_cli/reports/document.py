@@ -161,7 +161,7 @@ def interval_gaps(doc: Document) -> dict[str, list[str]]:
 GAP_TEXT = {
     "model": "Not affected by the row sample (read from the model)",
     "every_row": "Explained every row, so no sampling error",
-    "none": "No rank interval (needs a rerun per resample, as `xai audit`'s stability rule does)",
+    "none": "No rank interval (needs a rerun per resample, as the xai audit stability rule does)",
 }
 
 
