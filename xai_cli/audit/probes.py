@@ -37,7 +37,7 @@ from scipy import stats
 from xai_cli.adapters import ModelAdapter
 from xai_cli.compare import ranks
 from xai_cli.explainers import ExplainContext, Explainer
-from xai_cli.explainers.permutation import metric_name, score
+from xai_cli.explainers.permutation import metric_name, score, score_predictions, shuffled
 from xai_cli.results import POOLED, LocalAttribution
 
 PROBE_IMPORTANCE = 0.0
@@ -94,20 +94,6 @@ MAX_STACKED_ROWS = 200_000
 """Permuted copies are predicted in stacks of at most this many rows (one model call each)."""
 
 
-def _score_predictions(adapter: ModelAdapter, predictions: np.ndarray, y: np.ndarray) -> float:
-    """The task's metric from predictions, as :func:`xai_cli.explainers.permutation.score`."""
-    from sklearn.metrics import r2_score, roc_auc_score
-
-    if adapter.is_classifier and len(np.unique(y)) < 2:
-        return float("nan")
-    if adapter.task == "binary":
-        return float(roc_auc_score(y, predictions[:, 1]))
-    if adapter.task == "multiclass":
-        labels = np.arange(predictions.shape[1])
-        return float(roc_auc_score(y, predictions, multi_class="ovr", labels=labels))
-    return float(r2_score(y, predictions))
-
-
 def _permuted_scores(
     adapter: ModelAdapter, X: pd.DataFrame, y: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -122,16 +108,10 @@ def _permuted_scores(
     scores = np.empty(len(features))
     for start in range(0, len(features), per_stack):
         chunk = range(start, min(len(features), start + per_stack))
-        copies = []
-        for j in chunk:
-            copy = X.copy()
-            values = X[features[j]].iloc[orders[j]]
-            values.index = X.index
-            copy[features[j]] = values  # keeps the dtype: categories stay categories
-            copies.append(copy)
+        copies = [shuffled(X, j, orders[j]) for j in chunk]  # X's columns are the features
         predictions = np.asarray(adapter.predict_scores(pd.concat(copies, ignore_index=True)))
         for i, j in enumerate(chunk):
-            scores[j] = _score_predictions(adapter, predictions[i * n : (i + 1) * n], y)
+            scores[j] = score_predictions(adapter, predictions[i * n : (i + 1) * n], y)
     return scores
 
 

@@ -78,12 +78,17 @@ def predict_shuffled(
     """The model's scores on ``X`` with column ``task[0]`` put in row order ``task[1]``.
 
     One independent task, run in process or on a Dask worker (module level, so it pickles)."""
-    column, order = task
-    shuffled = X.copy()
+    return adapter.predict_scores(shuffled(X, *task))
+
+
+def shuffled(X: pd.DataFrame, column: int, order: np.ndarray) -> pd.DataFrame:
+    """A copy of ``X`` with the column at position ``column`` put in row order ``order``; the
+    dtype is kept, so categories stay categories."""
+    out = X.copy()
     values = X.iloc[order, column]
     values.index = X.index
-    shuffled[X.columns[column]] = values
-    return adapter.predict_scores(shuffled)
+    out[X.columns[column]] = values
+    return out
 
 
 def _in_process(fn: Callable[..., Any], items: list[Any], **shared: Any) -> list[Any]:
