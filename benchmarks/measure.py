@@ -20,10 +20,10 @@ import joblib
 import numpy as np
 
 from benchmarks.workloads import FULL, QUICK, Workload, workloads
-from xai_cli.adapters import ModelAdapter, adapt
-from xai_cli.explainers.base import ExplainContext
-from xai_cli.explainers.treeshap import COMPUTE, TreeShap
-from xai_cli.explainers.treeshap_interventional import InterventionalTreeShap, background_sample
+from xai_cli.methods.base import ExplainContext
+from xai_cli.methods.treeshap import COMPUTE, TreeShap
+from xai_cli.methods.treeshap_interventional import InterventionalTreeShap, background_sample
+from xai_cli.model.adapter import ModelAdapter, adapt
 
 IMPLEMENTATIONS = ("xai", "native", "shap", "xai_interventional", "shap_interventional")
 ACCURACY_ROWS = 2_000

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.workloads import FULL, QUICK, ROOT, Sizes, Workload, workloads
-from xai_cli.explainers.base import library_version
+from xai_cli.methods.base import library_version
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
 LABELS = {

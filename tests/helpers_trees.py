@@ -1,6 +1,7 @@
 """Shared code for the known-answer tests of tree explanations.
 
-Small seeded synthetic data, a one-call wrapper around :func:`xai_cli.engine.explain`, readers for
+Small seeded synthetic data, a one-call wrapper around
+:func:`xai_cli.run.engine.explain`, readers for
 the libraries' tree dumps, and an independent brute-force Shapley computation over a generic tree.
 Nothing here calls xai_cli's explainers: it is the "by hand" side every test compares against.
 """
@@ -18,8 +19,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from xai_cli.engine import ExplainRequest, explain
 from xai_cli.results import ExplainResult, MethodOutcome
+from xai_cli.run.engine import ExplainRequest, explain
 
 Task = Literal["regression", "binary", "multiclass"]
 

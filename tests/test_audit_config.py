@@ -9,7 +9,7 @@ import pytest
 from junitparser import JUnitXml
 
 from xai_cli.audit.runner import load_audit, run_audit, write_outputs
-from xai_cli.config import ConfigError, json_schema
+from xai_cli.config.schema import ConfigError, json_schema
 
 
 def _write(tmp_path: Path, audit_models, rules: str) -> Path:

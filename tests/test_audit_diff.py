@@ -12,8 +12,8 @@ from junitparser import JUnitXml
 from tests.test_audit_cli import xai_cli
 from xai_cli.audit import junit
 from xai_cli.audit.diff import diff_document
-from xai_cli.engine import ExplainRequest, explain
 from xai_cli.reports.document import build_document
+from xai_cli.run.engine import ExplainRequest, explain
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from xai_cli.audit import rules
 from xai_cli.audit.probes import noise_floor, stability
 from xai_cli.audit.runner import prepare
-from xai_cli.config import (
+from xai_cli.config.schema import (
     AdditivityRule,
     AgreementRule,
     DriftRule,
@@ -20,9 +20,9 @@ from xai_cli.config import (
     RequiredFeaturesRule,
     StabilityRule,
 )
-from xai_cli.engine import ExplainRequest, explain
-from xai_cli.explainers import REGISTRY
+from xai_cli.methods import REGISTRY
 from xai_cli.reports.document import build_document
+from xai_cli.run.engine import ExplainRequest, explain
 
 METHODS = ("treeshap", "xgboost.gain", "xgboost.weight", "xgboost.cover", "permutation")
 

@@ -18,9 +18,9 @@ import yaml
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli import batch
-from xai_cli.batch import FINGERPRINT_FILE, JobOutcome, run_plan
-from xai_cli.config_load import Plan, load_plan
+from xai_cli.config.load import Plan, load_plan
+from xai_cli.run import batch
+from xai_cli.run.batch import FINGERPRINT_FILE, JobOutcome, run_plan
 
 
 @pytest.fixture

@@ -18,13 +18,13 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import r2_score, roc_auc_score
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli import bootstrap
-from xai_cli.adapters import adapt
-from xai_cli.bootstrap import WeightedScore, resample_counts
-from xai_cli.engine import ExplainRequest, encode_target, explain
-from xai_cli.explainers import REGISTRY, ExplainContext
-from xai_cli.explainers.permutation import bootstrap_importances
-from xai_cli.io.models import load_model
+from xai_cli.compare import bootstrap
+from xai_cli.compare.bootstrap import WeightedScore, resample_counts
+from xai_cli.load.models import load_model
+from xai_cli.methods import REGISTRY, ExplainContext
+from xai_cli.methods.permutation import bootstrap_importances
+from xai_cli.model.adapter import adapt
+from xai_cli.run.engine import ExplainRequest, encode_target, explain
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

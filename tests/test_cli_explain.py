@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA
 from xai_cli import SCHEMA_VERSION
-from xai_cli.io.models import file_sha256
+from xai_cli.load.models import file_sha256
 
 REPORT_FILES = {"report.json", "report.md", "report.html", "importances.csv", "agreement.csv"}
 

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT, SAMPLE_DATA
-from xai_cli.batch import FINGERPRINT_FILE
-from xai_cli.config import Config, json_schema
+from xai_cli.config.schema import Config, json_schema
 from xai_cli.reports.writer import FORMATS
+from xai_cli.run.batch import FINGERPRINT_FILE
 
 REPORT_FILES = {name for files in FORMATS.values() for name in files}
 BATCH_FILES = {"index.html", "summary.csv", "summary.json"}

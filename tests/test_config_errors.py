@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli.config_load import load_plan
+from xai_cli.config.load import load_plan
 
 
 @pytest.fixture

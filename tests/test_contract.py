@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xai_cli.engine import ExplainRequest, explain
-from xai_cli.explainers import REGISTRY
+from xai_cli.methods import REGISTRY
 from xai_cli.results import POOLED, ExplainResult
+from xai_cli.run.engine import ExplainRequest, explain
 
 FEATURES = ["noise_a", "signal", "constant", "noise_b"]
 
@@ -150,8 +150,8 @@ def _check_contract(ran: dict[str, Any]) -> None:
 
 
 def result_adapter(model: Path):  # noqa: ANN201 - test helper
-    from xai_cli.adapters import adapt
-    from xai_cli.io.models import load_model
+    from xai_cli.load.models import load_model
+    from xai_cli.model.adapter import adapt
 
     return adapt(load_model(model).obj)
 

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli.engine import ExplainRequest, explain, prepare
-from xai_cli.estimate import PILOT_FROM, Estimate, describe_estimates, estimate
-from xai_cli.explainers import REGISTRY, ExplainContext
+from xai_cli.methods import REGISTRY, ExplainContext
+from xai_cli.run.engine import ExplainRequest, explain, prepare
+from xai_cli.run.estimate import PILOT_FROM, Estimate, describe_estimates, estimate
 
 
 @dataclass

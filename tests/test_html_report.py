@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from xai_cli.engine import ExplainRequest, explain
 from xai_cli.reports import html as html_report
 from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.writer import write_reports
+from xai_cli.run.engine import ExplainRequest, explain
 
 SCRIPT = "<script>alert(1)</script>"
 QUOTED = 'a & b "quoted"'

@@ -16,11 +16,11 @@ import pytest
 from sklearn.inspection import permutation_importance
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli.adapters import adapt
-from xai_cli.engine import encode_target
-from xai_cli.explainers import REGISTRY, ExplainContext
-from xai_cli.explainers.permutation import score, shuffle_orders
-from xai_cli.io.models import load_model
+from xai_cli.load.models import load_model
+from xai_cli.methods import REGISTRY, ExplainContext
+from xai_cli.methods.permutation import score, shuffle_orders
+from xai_cli.model.adapter import adapt
+from xai_cli.run.engine import encode_target
 
 
 class _Fitted:

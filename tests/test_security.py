@@ -10,7 +10,7 @@ import joblib
 import pytest
 
 from xai_cli.errors import RefusedPickleError
-from xai_cli.io.models import is_allowed_global, load_model
+from xai_cli.load.models import is_allowed_global, load_model
 
 
 class _RunsCommand:

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import SAMPLE_DATA
-from xai_cli.engine import ExplainRequest, explain
+from xai_cli.load.streaming import partitions, row_keys, stream_sample
 from xai_cli.results import ExplainResult
-from xai_cli.streaming import partitions, row_keys, stream_sample
+from xai_cli.run.engine import ExplainRequest, explain
 
 
 def _ok(result: ExplainResult) -> dict:

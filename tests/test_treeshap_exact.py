@@ -42,7 +42,7 @@ from tests.helpers_trees import (
     xgb_split_nodes,
     xgb_trees,
 )
-from xai_cli.compare import additivity
+from xai_cli.compare.agreement import additivity
 from xai_cli.results import LocalAttribution
 
 xgb = pytest.importorskip("xgboost")
@@ -208,8 +208,8 @@ def test_treeshap_uses_the_early_stopped_trees(tmp_path: Path, library: str) -> 
 
 
 def test_additivity_check_fails_on_corrupted_prediction(tmp_path: Path) -> None:
-    """``xai_cli.compare.additivity`` is a real guard: the true raw prediction passes, the same
-    prediction shifted by 0.1 (or one row off by 0.01) does not."""
+    """``xai_cli.compare.agreement.additivity`` is a real guard: the true raw prediction
+    passes, the same prediction shifted by 0.1 (or one row off by 0.01) does not."""
     X, y = make_data("binary")
     _, model_path, raw = build("xgboost", "binary", X, y, tmp_path)
     data_path = write_csv(tmp_path, X, y)

@@ -19,11 +19,12 @@ import pandas as pd
 import pytest
 
 from tests.helpers_trees import Task, make_data
-from xai_cli.adapters import ModelAdapter, adapt
-from xai_cli.explainers.base import ExplainContext
-from xai_cli.explainers.treeshap import COMPUTE, FAST_LIBRARY, TreeShap
+from xai_cli.methods.base import ExplainContext
+from xai_cli.methods.tables import tableshap
+from xai_cli.methods.treeshap import COMPUTE, FAST_LIBRARY, TreeShap
+from xai_cli.model import parsers
+from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.results import LocalAttribution
-from xai_cli.trees import parsers, tableshap
 
 xgb = pytest.importorskip("xgboost")
 lgb = pytest.importorskip("lightgbm")

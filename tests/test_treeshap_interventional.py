@@ -21,13 +21,13 @@ import pytest
 
 from tests.helpers_trees import make_data, outcome, run_xai, write_csv
 from tests.test_treeshap_fast import fit, with_missing
-from xai_cli.adapters import adapt
-from xai_cli.compare import additivity
-from xai_cli.engine import model_output
-from xai_cli.explainers.base import ExplainContext
-from xai_cli.explainers.treeshap import FAST_LIBRARY
-from xai_cli.explainers.treeshap_interventional import InterventionalTreeShap, background_sample
+from xai_cli.compare.agreement import additivity
+from xai_cli.methods.base import ExplainContext
+from xai_cli.methods.treeshap import FAST_LIBRARY
+from xai_cli.methods.treeshap_interventional import InterventionalTreeShap, background_sample
+from xai_cli.model.adapter import adapt
 from xai_cli.results import LocalAttribution
+from xai_cli.run.engine import model_output
 
 shap = pytest.importorskip("shap")
 

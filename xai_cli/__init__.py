@@ -1,6 +1,6 @@
 """xai-cli: run every explanation method that applies to a tabular model, side by side.
 
-Public API: :func:`xai_cli.engine.explain` runs the whole flow and returns an
+Public API: :func:`xai_cli.run.engine.explain` runs the whole flow and returns an
 :class:`xai_cli.results.ExplainResult`; the CLI (``xai``) is a thin layer over it.
 """
 

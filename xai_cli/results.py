@@ -2,7 +2,7 @@
 
 Every numpy array stored here is made read-only, so a renderer or a comparison cannot change a
 result by accident. Raw magnitudes of different units are never compared;
-:mod:`xai_cli.compare` works on normalised shares and ranks.
+:mod:`xai_cli.compare.agreement` works on normalised shares and ranks.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ class RankInterval:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Everything :mod:`xai_cli.compare` derives from a run's tables."""
+    """Everything :mod:`xai_cli.compare.agreement` derives from a run's tables."""
 
     top_k: int
     rows: tuple[ImportanceRow, ...]

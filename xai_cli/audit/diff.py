@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from xai_cli.compare import jaccard
+from xai_cli.compare.agreement import jaccard
 from xai_cli.errors import DataError
 
 Document = dict[str, Any]

@@ -9,7 +9,7 @@ random probe" when its own held-out permutation importance cannot be told apart 
 
 Each of ``repeats`` rounds draws a bootstrap resample of the (held-out) rows and, for every feature,
 a fresh permutation of that column, and records the score drop (ROC AUC for classifiers, R² for
-regression, as :mod:`xai_cli.explainers.permutation` scores). Resampling the rows as well as the
+regression, as :mod:`xai_cli.methods.permutation` scores). Resampling the rows as well as the
 permutation makes the spread cover both sources of noise: which rows were audited and which
 shuffle was drawn. A feature's interval is the percentile interval of its drops at the chosen
 confidence; its **margin over the probe** is the interval's lower end minus the probe's 0. A
@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.compare import ranks
-from xai_cli.explainers import ExplainContext, Explainer
-from xai_cli.explainers.permutation import metric_name, score, score_predictions, shuffled
+from xai_cli.compare.agreement import ranks
+from xai_cli.methods import ExplainContext, Explainer
+from xai_cli.methods.permutation import metric_name, score, score_predictions, shuffled
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, LocalAttribution
 
 PROBE_IMPORTANCE = 0.0

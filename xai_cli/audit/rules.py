@@ -19,7 +19,7 @@ from typing import Any
 from xai_cli.audit.diff import compare_reports, ranking, top, violations
 from xai_cli.audit.outcome import RuleResult, Status, verdict
 from xai_cli.audit.probes import NoiseFloor, Stability
-from xai_cli.config import (
+from xai_cli.config.schema import (
     CONSENSUS,
     AdditivityRule,
     AgreementRule,

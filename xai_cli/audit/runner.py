@@ -1,7 +1,7 @@
 """``xai audit``: read the config's ``audit:`` section, run every job, evaluate every rule.
 
-Each job is explained in process with :func:`xai_cli.engine.explain`; rules that need the model and
-the rows (noise floor, stability) load them again the same way the engine does (same seed, same
+Each job is explained in process with :func:`xai_cli.run.engine.explain`; rules that need the model
+and the rows (noise floor, stability) load them again the same way the engine does (same seed, same
 rows). The result is one JSON-safe audit document that every audit renderer works from, plus each
 job's report document with an ``audit`` section for its HTML report. Nothing here touches the
 terminal; :func:`write_outputs` is the only function that writes files.
@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from xai_cli import SCHEMA_VERSION, __version__
-from xai_cli.adapters import ModelAdapter, adapt
 from xai_cli.audit import junit, markdown, probes, rules
 from xai_cli.audit.diff import check_report
 from xai_cli.audit.outcome import STATUSES, RuleResult, counts, exit_code
-from xai_cli.config import (
+from xai_cli.config.load import JobSpec, Overrides, Plan, _report, load_plan, read_yaml
+from xai_cli.config.schema import (
     CONSENSUS,
     AdditivityRule,
     AgreementRule,
@@ -37,13 +37,13 @@ from xai_cli.config import (
     RuleBase,
     StabilityRule,
 )
-from xai_cli.config_load import JobSpec, Overrides, Plan, _report, load_plan, read_yaml
-from xai_cli.engine import ExplainRequest, encode_target, explain, load_rows
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
-from xai_cli.explainers import REGISTRY
-from xai_cli.io.models import load_model
+from xai_cli.load.models import load_model
+from xai_cli.methods import REGISTRY
+from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.writer import FORMATS, atomic_write
+from xai_cli.run.engine import ExplainRequest, encode_target, explain, load_rows
 
 Progress = Callable[[str], None]
 AUDIT_FILES = ("audit.json", "audit.md", "audit.junit.xml")
@@ -141,7 +141,7 @@ class Prepared:
 
 
 def prepare(request: ExplainRequest) -> Prepared:
-    """Load the model and rows as :func:`xai_cli.engine.explain` does (same seeded sample)."""
+    """Load the model and rows as :func:`xai_cli.run.engine.explain` does (same seeded sample)."""
     adapter = adapt(load_model(request.model_path, trust=request.trust_model).obj)
     X, y, *_ = load_rows(request, adapter)
     encoded = None

@@ -17,7 +17,7 @@ from rich.table import Table
 from xai_cli.audit import markdown
 from xai_cli.audit.runner import append_step_summary, load_audit, run_audit, write_outputs
 from xai_cli.cli.errors import error_boundary
-from xai_cli.config_load import Overrides
+from xai_cli.config.load import Overrides
 
 STYLES = {
     "PASS": "green",

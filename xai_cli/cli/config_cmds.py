@@ -7,7 +7,7 @@ from importlib import resources
 
 import typer
 
-from xai_cli.config import json_schema
+from xai_cli.config.schema import json_schema
 
 
 def starter_config() -> str:

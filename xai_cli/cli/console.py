@@ -11,8 +11,8 @@ import statistics
 from rich.console import Console
 from rich.table import Table
 
-from xai_cli.estimate import Estimate
 from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
+from xai_cli.run.estimate import Estimate
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:

@@ -11,13 +11,13 @@ from rich.console import Console
 
 from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
-from xai_cli.engine import ExplainRequest, estimates, explain, prepare
 from xai_cli.errors import UsageError
-from xai_cli.estimate import describe_estimates
-from xai_cli.explainers import REGISTRY
-from xai_cli.io.data import DEFAULT_MAX_ROWS, resolve_max_rows
+from xai_cli.load.data import DEFAULT_MAX_ROWS, resolve_max_rows
+from xai_cli.methods import REGISTRY
 from xai_cli.reports.document import build_document, ok_methods
 from xai_cli.reports.writer import parse_formats, write_reports
+from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare
+from xai_cli.run.estimate import describe_estimates
 
 OUTPUT_FORMATS = ("table", "json", "none")
 

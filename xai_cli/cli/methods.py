@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from xai_cli.adapters import adapt
 from xai_cli.cli.errors import error_boundary
-from xai_cli.explainers import REGISTRY
-from xai_cli.io.models import load_model
+from xai_cli.load.models import load_model
+from xai_cli.methods import REGISTRY
+from xai_cli.model.adapter import adapt
 
 
 def methods_command(

@@ -20,13 +20,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from xai_cli.batch import JobOutcome, plan_summary, run_plan
 from xai_cli.cli.errors import check_choice, error_boundary
-from xai_cli.config_load import Overrides, load_plan
+from xai_cli.config.load import Overrides, load_plan
 from xai_cli.errors import UsageError
-from xai_cli.io.data import resolve_max_rows
+from xai_cli.load.data import resolve_max_rows
 from xai_cli.reports.batch import write_batch_reports
 from xai_cli.reports.writer import parse_formats
+from xai_cli.run.batch import JobOutcome, plan_summary, run_plan
 
 OUTPUT_FORMATS = ("table", "json", "none")
 

@@ -1,6 +1,6 @@
 """Batch reports of ``xai run``: ``index.html``, ``summary.csv`` and ``summary.json``.
 
-They are rendered from the batch summary document (:func:`xai_cli.batch.plan_summary`) and
+They are rendered from the batch summary document (:func:`xai_cli.run.batch.plan_summary`) and
 recompute nothing. The index links each finished job's own ``report.html`` by a relative path, so
 the output folder can be moved or archived whole; every user-supplied string (job names, paths,
 feature and method names, error messages) goes through Jinja2's autoescaping.

@@ -8,7 +8,7 @@ anything runs, rather than be silently ignored.
 
 These models only describe the file's shape. Reading YAML, pointing errors at lines, resolving
 paths and environment variables, checking files and building the job list happen in
-:mod:`xai_cli.config_load`.
+:mod:`xai_cli.config.load`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from xai_cli.errors import XaiError
-from xai_cli.explainers import REGISTRY
+from xai_cli.methods import REGISTRY
 from xai_cli.reports.writer import FORMAT_ALIASES, FORMATS
 
 CONFIG_SCHEMA_VERSION = 1

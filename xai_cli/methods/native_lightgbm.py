@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.explainers.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
 UNITS = {"split": "split_count", "gain": "total_gain"}

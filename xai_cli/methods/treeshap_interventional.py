@@ -7,7 +7,7 @@ feature takes the row's value instead of a typical one" (Janzing et al. 2020; Lu
 1,000), drawn once so a run is reproducible.
 
 Raw output (the default, ``output="raw"``) runs xai's table kernels
-(:func:`xai_cli.trees.tableshap.interventional`), falling back to shap's interventional
+(:func:`xai_cli.methods.tables.tableshap.interventional`), falling back to shap's interventional
 ``TreeExplainer`` with the reason in the provenance. ``output="probability"`` explains class
 probabilities of a classifier; a probability is not a sum over trees, so this runs shap's
 interventional ``TreeExplainer`` with ``model_output="probability"`` (exact, but slow: it walks
@@ -22,18 +22,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.explainers.base import (
+from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
     Support,
     numeric_view,
     unsupported,
 )
-from xai_cli.explainers.treeshap import FAST_LIBRARY, TreeShap
+from xai_cli.methods.tables import tableshap
+from xai_cli.methods.treeshap import FAST_LIBRARY, TreeShap
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.forest import UnsupportedForest
 from xai_cli.results import LocalAttribution
-from xai_cli.trees import tableshap
-from xai_cli.trees.forest import UnsupportedForest
 
 DEFAULT_BACKGROUND_ROWS = 1000
 OUTPUTS = ("raw", "probability")

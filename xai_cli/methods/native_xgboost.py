@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.explainers.base import SUPPORTED, ExplainContext, Support, reindexed, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, reindexed, unsupported
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
 UNITS = {

@@ -1,6 +1,7 @@
 """Exact path-dependent TreeSHAP: xai's table kernels first, each library's own as fallback.
 
-The fast path (``engine="auto"``, the default) is :mod:`xai_cli.trees.tableshap`: the model's
+The fast path (``engine="auto"``, the default) is
+:mod:`xai_cli.methods.tables.tableshap`: the model's
 trees are parsed, checked to reproduce the library's own raw predictions, compiled into per-leaf
 tables and evaluated in parallel over row blocks (``n_jobs`` threads; identical numbers for any
 count). Where it cannot run (a model it does not parse, trees too deep for tables, a parse that
@@ -21,18 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.explainers.base import (
+from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
     Support,
     numeric_view,
     unsupported,
 )
-from xai_cli.explainers.native_catboost import catboost_scale
+from xai_cli.methods.native_catboost import catboost_scale
+from xai_cli.methods.tables import tableshap
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.forest import UnsupportedForest
 from xai_cli.results import LocalAttribution
-from xai_cli.trees import tableshap
-from xai_cli.trees.forest import UnsupportedForest
 
 ENGINES = ("auto", "native")
 FAST_LIBRARY = "numba"

@@ -19,7 +19,8 @@ from typing import Annotated, Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from xai_cli.config import (
+from xai_cli.config.checks import FileChecks, expand_env
+from xai_cli.config.schema import (
     CONFIG_SCHEMA_VERSION,
     RULE_TYPES,
     Config,
@@ -39,11 +40,10 @@ from xai_cli.config import (
     _suggest,
     dotted,
 )
-from xai_cli.config_checks import FileChecks, expand_env
-from xai_cli.engine import ExplainRequest
-from xai_cli.explainers import REGISTRY
-from xai_cli.io.data import resolve_max_rows
+from xai_cli.load.data import resolve_max_rows
+from xai_cli.methods import REGISTRY
 from xai_cli.reports.writer import parse_formats
+from xai_cli.run.engine import ExplainRequest
 
 # ------------------------------------------------------------------------------------------ YAML
 

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
 from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError
-from xai_cli.io.data import DATA_SUFFIXES, load_data, sample_rows, split_features
-from xai_cli.io.models import file_sha256
+from xai_cli.load.data import DATA_SUFFIXES, load_data, sample_rows, split_features
+from xai_cli.load.models import file_sha256
+from xai_cli.load.streaming import stream_sample
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.request import ExplainRequest
-from xai_cli.rowwise import ENGINES
-from xai_cli.streaming import stream_sample
+from xai_cli.run.rowwise import ENGINES
 
 
 def encode_target(

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import ImportanceTable, LocalAttribution
 
 

@@ -21,14 +21,13 @@ import numpy as np
 import pandas as pd
 
 from xai_cli import __version__
-from xai_cli.adapters import ModelAdapter, adapt
-from xai_cli.compare import additivity, compare, intervals_from_bootstrap, rank_intervals
-from xai_cli.distributed import DaskSession
+from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import MethodError, describe
-from xai_cli.estimate import Estimate, estimate
-from xai_cli.explainers import REGISTRY, ExplainContext, Explainer
-from xai_cli.explainers.base import library_version
-from xai_cli.io.models import LoadedModel, load_model
+from xai_cli.load.models import LoadedModel, load_model
+from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
+from xai_cli.methods import REGISTRY, ExplainContext, Explainer
+from xai_cli.methods.base import library_version
+from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
     Additivity,
@@ -39,8 +38,9 @@ from xai_cli.results import (
     RankInterval,
     RunProvenance,
 )
-from xai_cli.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
-from xai_cli.rowwise import RowwiseJob, run_streamed
+from xai_cli.run.distributed import DaskSession
+from xai_cli.run.estimate import Estimate, estimate
+from xai_cli.run.rowwise import RowwiseJob, run_streamed
 
 __all__ = ["ExplainRequest", "encode_target", "estimates", "explain", "load_rows", "prepare"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xai_cli.errors import describe
-from xai_cli.explainers import ExplainContext, Explainer
+from xai_cli.methods import ExplainContext, Explainer
 
 PILOT_FROM = 2_000
 """Runs on fewer rows than this are not piloted: a pilot would cost about as much as the run."""

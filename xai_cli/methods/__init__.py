@@ -6,7 +6,7 @@ A backend with ``in_auto = False`` runs only when named (e.g. ``treeshap.interve
 
 from __future__ import annotations
 
-from xai_cli.explainers import (
+from xai_cli.methods import (
     native_catboost,
     native_lightgbm,
     native_xgboost,
@@ -15,7 +15,7 @@ from xai_cli.explainers import (
     treeshap,
     treeshap_interventional,
 )
-from xai_cli.explainers.base import ExplainContext, Explainer, Support
+from xai_cli.methods.base import ExplainContext, Explainer, Support
 
 _MODULES = (
     treeshap,

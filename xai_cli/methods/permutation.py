@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.bootstrap import WeightedScore, resample_counts
-from xai_cli.explainers.base import SUPPORTED, ExplainContext, Support
+from xai_cli.compare.bootstrap import WeightedScore, resample_counts
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support
+from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
 DEFAULT_REPEATS = 5

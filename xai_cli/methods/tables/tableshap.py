@@ -1,9 +1,9 @@
 """xai's own exact TreeSHAP: compile a model's trees once into per-leaf tables, then explain rows.
 
-``compile_model`` parses the trees (:mod:`xai_cli.trees.parsers`) and lays out the per-leaf
+``compile_model`` parses the trees (:mod:`xai_cli.model.parsers`) and lays out the per-leaf
 structure; ``path_dependent`` and ``interventional`` build the tables and evaluate them
-(:mod:`xai_cli.trees.kernels`). Everything that cannot be done exactly raises
-:class:`~xai_cli.trees.forest.UnsupportedForest` with a reason, so the caller can fall back.
+(:mod:`xai_cli.methods.tables.kernels`). Everything that cannot be done exactly raises
+:class:`~xai_cli.model.forest.UnsupportedForest` with a reason, so the caller can fall back.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.trees import groups, kernels
-from xai_cli.trees.forest import Forest, UnsupportedForest
-from xai_cli.trees.parsers import PARSERS, ParsedModel
+from xai_cli.methods.tables import groups, kernels
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.forest import Forest, UnsupportedForest
+from xai_cli.model.parsers import PARSERS, ParsedModel
 
 MAX_PATH_FEATURES = 16
 """Most distinct features one root-to-leaf path may test (a leaf's table has 2**d rows)."""

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from xai_cli.bootstrap import RESAMPLES, resample_counts
+from xai_cli.compare.bootstrap import RESAMPLES, resample_counts
 from xai_cli.results import (
     POOLED,
     Additivity,
@@ -149,7 +149,8 @@ def rank_intervals(
 ) -> tuple[RankInterval, ...]:
     """Bootstrap 95% intervals of each feature's pooled rank by mean |attribution|.
 
-    Rows are resampled with replacement (:func:`xai_cli.bootstrap.resample_counts`), the pooled
+    Rows are resampled with replacement
+    (:func:`xai_cli.compare.bootstrap.resample_counts`), the pooled
     importance recomputed as a weighted mean, and features ranked as :func:`ranks` does. Cheap: no
     model call, only the kept per-row values.
     """

@@ -1,8 +1,8 @@
-"""Read each library's trees into a :class:`~xai_cli.trees.forest.Forest`, and encode input rows
+"""Read each library's trees into a :class:`~xai_cli.model.forest.Forest`, and encode input rows
 the way that library does before it walks its trees.
 
 A parser either returns an exact transcription of the model or raises
-:class:`~xai_cli.trees.forest.UnsupportedForest` with the reason; the explainer then falls back
+:class:`~xai_cli.model.forest.UnsupportedForest` with the reason; the explainer then falls back
 to the library's own TreeSHAP and records that reason. As a second guard, the explainer checks the
 parsed forest's predictions against the library's own raw predictions before trusting it.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xai_cli.adapters import ModelAdapter
-from xai_cli.trees.forest import (
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.forest import (
     IN_SET_LEFT,
     IN_SET_RIGHT,
     LESS,

@@ -1,8 +1,9 @@
 """One flat, library-neutral representation of a tree ensemble, for xai's own TreeSHAP kernels.
 
 Each library stores its trees differently (XGBoost JSON, LightGBM's dump, CatBoost's symmetric
-trees, scikit-learn's ``tree_`` arrays). The parsers in :mod:`xai_cli.trees.parsers` turn all of
-them into one :class:`Forest`: numpy arrays the numba kernels in :mod:`xai_cli.trees.kernels` walk,
+trees, scikit-learn's ``tree_`` arrays). The parsers in :mod:`xai_cli.model.parsers` turn all of
+them into one :class:`Forest`: numpy arrays the numba kernels in
+:mod:`xai_cli.methods.tables.kernels` walk,
 with each node's split rule, its missing-value rule and its cover (the training weight that
 reached it, which path-dependent TreeSHAP uses as the conditional distribution).
 """

@@ -1,6 +1,6 @@
 """Running the jobs of an ``xai run`` plan: one worker call per job, atomic job folders, resume.
 
-Each job runs :func:`xai_cli.engine.explain` and writes its reports into a hidden partial folder
+Each job runs :func:`xai_cli.run.engine.explain` and writes its reports into a hidden partial folder
 beside its final one; the job's fingerprint (model and data SHA-256, effective settings, formats,
 tool version) is written last, then the partial folder replaces the final one in a rename. So a job
 folder is either absent, a complete earlier run, or a complete new run: an interrupted run (Ctrl-C,
@@ -32,13 +32,13 @@ from joblib import Parallel, delayed
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from xai_cli import __version__
-from xai_cli.config_load import JobSpec, Plan
-from xai_cli.engine import explain
+from xai_cli.config.load import JobSpec, Plan
 from xai_cli.errors import XaiError, describe
-from xai_cli.estimate import describe_estimates
-from xai_cli.io.models import file_sha256
+from xai_cli.load.models import file_sha256
 from xai_cli.reports.document import build_document, ok_methods
 from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
+from xai_cli.run.engine import explain
+from xai_cli.run.estimate import describe_estimates
 
 FINGERPRINT_FILE = ".xai-job.json"
 """Written last into a job folder: the inputs it was made from and its summary."""

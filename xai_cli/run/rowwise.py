@@ -16,21 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from xai_cli.adapters import ModelAdapter, adapt
 from xai_cli.errors import UsageError, describe
-from xai_cli.explainers import REGISTRY
-from xai_cli.explainers.base import ExplainContext, Explainer, library_version, numeric_view
-from xai_cli.io.data import split_features
-from xai_cli.io.models import load_model
-from xai_cli.results import (
-    POOLED,
-    Additivity,
-    ImportanceTable,
-    LocalAttribution,
-    MethodOutcome,
-    MethodProvenance,
-)
-from xai_cli.streaming import (
+from xai_cli.load.data import split_features
+from xai_cli.load.models import load_model
+from xai_cli.load.streaming import (
     Partial,
     Partition,
     chunk_partial,
@@ -38,6 +27,17 @@ from xai_cli.streaming import (
     read_chunks,
     reduce_partials,
     row_keys,
+)
+from xai_cli.methods import REGISTRY
+from xai_cli.methods.base import ExplainContext, Explainer, library_version, numeric_view
+from xai_cli.model.adapter import ModelAdapter, adapt
+from xai_cli.results import (
+    POOLED,
+    Additivity,
+    ImportanceTable,
+    LocalAttribution,
+    MethodOutcome,
+    MethodProvenance,
 )
 
 ENGINES = ("local", "dask")
@@ -109,7 +109,7 @@ def run_rowwise(
 ) -> Partial:
     """Explain every row of ``data_path`` with ``job.method``; partials reduced in order.
 
-    ``scheduler`` is a Dask address, a run's :class:`~xai_cli.distributed.DaskSession`, or None
+    ``scheduler`` is a Dask address, a run's :class:`~xai_cli.run.distributed.DaskSession`, or None
     (a ``LocalCluster``); only the dask engine uses it.
     """
     parts = partitions(data_path, job.chunk_rows)
@@ -119,7 +119,7 @@ def run_rowwise(
             progress(f"{job.method}: partition {i + 1}/{len(parts)}")
             results.append(explain_partition(part, job))
     elif engine == "dask":
-        from xai_cli.distributed import map_partitions
+        from xai_cli.run.distributed import map_partitions
 
         if data_path.suffix.lower() != ".parquet":
             raise UsageError(

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xai_cli.config import Loc, Problem
-from xai_cli.io.data import DATA_SUFFIXES
-from xai_cli.io.models import NATIVE_SUFFIXES, PICKLE_SUFFIXES, file_sha256
+from xai_cli.config.schema import Loc, Problem
+from xai_cli.load.data import DATA_SUFFIXES
+from xai_cli.load.models import NATIVE_SUFFIXES, PICKLE_SUFFIXES, file_sha256
 
 _VAR = re.compile(r"\$\{([^}]*)\}")
 _NAME = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$", re.DOTALL)
@@ -163,8 +163,8 @@ class FileChecks:
 
 def _model_categoricals(path: Path, trust: bool) -> tuple[str, ...] | None:
     """The model's categorical features, or ``None`` when it does not load here."""
-    from xai_cli.adapters import adapt
-    from xai_cli.io.models import load_model
+    from xai_cli.load.models import load_model
+    from xai_cli.model.adapter import adapt
 
     try:
         return tuple(adapt(load_model(path, trust=trust).obj).categorical_features)

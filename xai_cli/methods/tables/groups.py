@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from xai_cli.trees.kernels import Arr, tree_patterns
+from xai_cli.methods.tables.kernels import Arr, tree_patterns
 
 
 @njit(cache=True)

@@ -1,6 +1,6 @@
 """Dataset loading, column matching and seeded sampling.
 
-Only this module and :mod:`xai_cli.io.models` read user files. Errors name the file or the columns
+Only this module and :mod:`xai_cli.load.models` read user files. Errors name the file or the columns
 and say what to do.
 """
 
@@ -20,7 +20,7 @@ from xai_cli.errors import (
     UsageError,
     describe,
 )
-from xai_cli.io.models import file_sha256
+from xai_cli.load.models import file_sha256
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 
