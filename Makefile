@@ -49,7 +49,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check xai_cli tests sample_data docs benchmarks
+	$(BIN)/ruff check xai_cli tests sample_data docs benchmarks tools
 
 # Benchmarks: train the seeded workloads once (cached in benchmarks/.cache), time xai's TreeSHAP
 # against each library's own and shap, write benchmarks/results/latest.md. QUICK=1: small sizes.

@@ -1,20 +1,21 @@
 """Model loading: safe by default.
 
-A pickle runs code when it is loaded, so ``.pkl``/``.pickle``/``.joblib`` files go through a
-restricted unpickler that admits only *classes* from the libraries a tabular model is made of (plus
-a few named reconstruction helpers and standard-library value types). Anything else is refused,
-naming the global, before it is called. ``trust=True`` does a full ``joblib.load``.
+A pickle runs code when it is loaded, so ``.pkl``/``.pickle``/``.joblib`` files go through
+:mod:`xai_cli.load.unpickle`: exact names from an allow-list, decided before any import; only value
+constructors may be called; joblib arrays read without a second loader; every byte counted against
+a size cap. ``trust=True`` does a full ``joblib.load``.
 
-Native formats go through the owning library's own loader: XGBoost ``.json``/``.ubj``, LightGBM
-``.txt``, CatBoost ``.cbm``.
+Native formats go through the owning library's own loader (XGBoost ``.json``/``.ubj``, LightGBM
+``.txt``, CatBoost ``.cbm``) after :mod:`xai_cli.load.native_checks` has bounded their size and,
+for XGBoost, their nesting depth.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -22,81 +23,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xai_cli.errors import MissingFileError, ModelLoadError, RefusedPickleError, describe
+from xai_cli.errors import MissingFileError, ModelLoadError, UsageError, XaiError, describe
+from xai_cli.load.allowlist import ALLOWED_GLOBALS
+from xai_cli.load.native_checks import check_native_file
+from xai_cli.load.unpickle import BoundedReader, safe_load
 
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
 NATIVE_SUFFIXES = {".json": "xgboost", ".ubj": "xgboost", ".txt": "lightgbm", ".cbm": "catboost"}
 
-ALLOWED_PACKAGES = (
-    "numpy",
-    "pandas",
-    "scipy",
-    "sklearn",
-    "xgboost",
-    "lightgbm",
-    "catboost",
-    "joblib.numpy_pickle",
-)
-"""Top-level packages whose classes may be reconstructed."""
+DEFAULT_MAX_MODEL_BYTES = 1 << 30
+"""Default cap (1 GiB) on a model's size: the file for native formats, the decompressed stream
+for pickles. ``--max-model-size`` or the ``XAI_MAX_MODEL_SIZE`` environment variable raise it."""
 
-DENIED_NAMES = frozenset({"numpy.memmap", "numpy.core.memmap.memmap", "numpy._core.memmap.memmap"})
-"""Classes inside the allowed packages that touch the file system when constructed."""
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 
-DENIED_SUBPACKAGES = (".io.", ".testing", "._testing", ".tests")
 
-ALLOWED_FUNCTIONS = frozenset(
-    {
-        "numpy.core.multiarray._reconstruct",
-        "numpy._core.multiarray._reconstruct",
-        "numpy.core.multiarray.scalar",
-        "numpy._core.multiarray.scalar",
-        "numpy.core.numeric._frombuffer",
-        "numpy._core.numeric._frombuffer",
-        "numpy.random._pickle.__randomstate_ctor",
-        "numpy.random._pickle.__generator_ctor",
-        "numpy.random._pickle.__bit_generator_ctor",
-        "numpy.random.bit_generator.__pyx_unpickle_SeedSequence",
-        "pandas._libs.internals._unpickle_block",
-        "pandas.core.internals.blocks.new_block",
-        "pandas._libs.arrays.__pyx_unpickle_NDArrayBacked",
-        "pandas._libs.tslibs.timestamps._unpickle_timestamp",
-        "pandas._libs.tslibs.timedeltas._timedelta_unpickle",
-        "pandas.core.arrays.arrow.array._from_pickle",
-        "scipy.sparse._csr._csr_base",
-        "copyreg._reconstructor",
-        "copyreg.__newobj__",
-    }
-)
-"""Named non-class callables that numpy/pandas/scikit-learn pickles need to rebuild values."""
+def parse_size(text: str | int) -> int:
+    """``"8G"``, ``"512M"``, ``"1.5GiB"`` or a byte count -> bytes (powers of 1024)."""
+    if isinstance(text, int):
+        return text
+    match = _SIZE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"not a size: {text!r}", hint="use a number of bytes or e.g. 512M, 2G, 8G")
+    power = " KMGT".index(match.group(2).upper() or " ")
+    return int(float(match.group(1)) * 1024**power)
 
-ALLOWED_STDLIB = frozenset(
-    {
-        "builtins.object",
-        "builtins.set",
-        "builtins.frozenset",
-        "builtins.slice",
-        "builtins.complex",
-        "builtins.bytearray",
-        "builtins.range",
-        "builtins.dict",
-        "builtins.list",
-        "builtins.tuple",
-        "builtins.int",
-        "builtins.float",
-        "builtins.bool",
-        "builtins.str",
-        "builtins.bytes",
-        "collections.OrderedDict",
-        "collections.defaultdict",
-        "datetime.datetime",
-        "datetime.date",
-        "datetime.timedelta",
-        "datetime.timezone",
-        "decimal.Decimal",
-        "_codecs.encode",
-    }
-)
-"""Standard-library value types the allowed libraries pickle into their models."""
+
+def max_model_bytes(value: str | int | None = None) -> int:
+    """The cap: ``value`` if given, else ``XAI_MAX_MODEL_SIZE``, else 1 GiB."""
+    if value is None:
+        value = os.environ.get("XAI_MAX_MODEL_SIZE") or DEFAULT_MAX_MODEL_BYTES
+    return parse_size(value)
 
 
 @dataclass(frozen=True)
@@ -120,72 +77,31 @@ def file_sha256(path: Path) -> str:
 
 
 def is_allowed_global(module: str, name: str) -> bool:
-    """Whether the restricted unpickler may resolve ``module.name``.
+    """Whether the safe unpickler resolves ``module.name``: the exact string is on the list."""
+    return "." not in name and f"{module}.{name}" in ALLOWED_GLOBALS
 
-    Classes from :data:`ALLOWED_PACKAGES` are allowed (except those in :data:`DENIED_NAMES` and
-    test or I/O subpackages); functions only when listed in :data:`ALLOWED_FUNCTIONS`. The object is
-    looked up to check that it is a class, but never called.
+
+def _safe_load_pickle(path: Path, max_bytes: int) -> Any:
+    """joblib files (any compression) and plain pickles through :class:`SafeUnpickler`.
+
+    joblib's own helper recognises the compression from the file's magic bytes and hands back a
+    decompressing stream; every byte read from it is counted against ``max_bytes``.
     """
-    qualified = f"{module}.{name}"
-    if qualified in ALLOWED_STDLIB or qualified in ALLOWED_FUNCTIONS:
-        return True
-    if qualified in DENIED_NAMES or any(part in f".{module}." for part in DENIED_SUBPACKAGES):
-        return False
-    if name.startswith("__pyx_unpickle_") and module.split(".")[0] in (
-        "numpy",
-        "sklearn",
-        "pandas",
-    ):
-        return True  # Cython's generated state restorers for extension types (e.g. loss objects)
-    if module.split(".")[0] not in {p.split(".")[0] for p in ALLOWED_PACKAGES}:
-        return False
-    if not any(module == p or module.startswith(p + ".") for p in ALLOWED_PACKAGES):
-        return False
-    try:
-        obj = getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return False
-    return isinstance(obj, type)
-
-
-def _restricted_unpickler_class() -> type:
-    from joblib.numpy_pickle import NumpyUnpickler
-
-    class RestrictedUnpickler(NumpyUnpickler):
-        """joblib's unpickler (which also reads plain pickles) with an allow-list on globals."""
-
-        def find_class(self, module: str, name: str) -> Any:
-            if not is_allowed_global(module, name):
-                raise RefusedPickleError(
-                    f"refused to load global '{module}.{name}' from the pickle",
-                    cause="it is not a class of numpy, pandas, scipy, scikit-learn, xgboost, "
-                    "lightgbm or catboost",
-                )
-            return super().find_class(module, name)
-
-    return RestrictedUnpickler
-
-
-def _safe_load_pickle(path: Path) -> Any:
     from joblib.numpy_pickle import _validate_fileobject_and_memmap
 
-    unpickler_class = _restricted_unpickler_class()
     with (
         path.open("rb") as handle,
-        _validate_fileobject_and_memmap(handle, str(path), None) as (
-            fobj,
-            _,
-        ),
+        _validate_fileobject_and_memmap(handle, str(path), None) as (fobj, _),
     ):
         if isinstance(fobj, str):
             raise ModelLoadError(
                 f"{path} was written by joblib older than 0.10 and cannot be loaded safely",
                 hint="re-save the model with a current joblib, or pass --trust-model",
             )
-        return unpickler_class(str(path), fobj, True).load()
+        return safe_load(BoundedReader(fobj, max_bytes))
 
 
-def _load_pickle(path: Path, trust: bool) -> Any:
+def _load_pickle(path: Path, trust: bool, max_bytes: int) -> Any:
     if trust:
         import joblib
 
@@ -194,7 +110,7 @@ def _load_pickle(path: Path, trust: bool) -> Any:
             stacklevel=2,
         )
         return joblib.load(path)
-    return _safe_load_pickle(path)
+    return _safe_load_pickle(path, max_bytes)
 
 
 @contextlib.contextmanager
@@ -235,11 +151,15 @@ def _load_native(path: Path, library: str) -> Any:
     return model
 
 
-def load_model(path: str | Path, *, trust: bool = False) -> LoadedModel:
+def load_model(
+    path: str | Path, *, trust: bool = False, max_bytes: int | str | None = None
+) -> LoadedModel:
     """Load a model file by its extension, safely unless ``trust`` is set.
 
-    Raises :class:`MissingFileError`, :class:`RefusedPickleError` or :class:`ModelLoadError`.
+    ``max_bytes`` caps the model's size (see :func:`max_model_bytes`). Raises
+    :class:`MissingFileError`, :class:`RefusedPickleError` or :class:`ModelLoadError`.
     """
+    limit = max_model_bytes(max_bytes)
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(
@@ -251,11 +171,12 @@ def load_model(path: str | Path, *, trust: bool = False) -> LoadedModel:
         fmt = "pickle"
 
         def loader() -> Any:
-            return _load_pickle(path, trust)
+            return _load_pickle(path, trust, limit)
     elif suffix in NATIVE_SUFFIXES:
         fmt = NATIVE_SUFFIXES[suffix]
 
         def loader() -> Any:
+            check_native_file(path, fmt, limit)
             with _silenced_native_stderr():
                 return _load_native(path, fmt)
     else:
@@ -265,8 +186,14 @@ def load_model(path: str | Path, *, trust: bool = False) -> LoadedModel:
         )
     try:
         obj = loader()
-    except RefusedPickleError:
+    except XaiError:
         raise
+    except RecursionError as exc:  # a pickle nested deeper than Python's stack
+        raise ModelLoadError(
+            f"{path} nests its objects too deeply to load",
+            cause=describe(exc),
+            hint="check that the file is a saved model and not altered",
+        ) from exc
     except Exception as exc:  # library loaders raise many types; all mean "not a model"
         raise ModelLoadError(
             f"{path} is not a readable {fmt} model file",
