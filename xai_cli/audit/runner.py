@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from xai_cli import SCHEMA_VERSION, __version__
+from xai_cli.api import explain_request
 from xai_cli.audit import junit, markdown, probes, rules
 from xai_cli.audit.diff import check_report
 from xai_cli.audit.outcome import STATUSES, RuleResult, counts, exit_code
@@ -38,12 +39,12 @@ from xai_cli.config.schema import (
     StabilityRule,
 )
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
-from xai_cli.load.models import load_model
 from xai_cli.methods import REGISTRY
-from xai_cli.model.adapter import ModelAdapter, adapt
-from xai_cli.reports.document import Document, build_document
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.reports.document import Document
 from xai_cli.reports.writer import FORMATS, atomic_write
-from xai_cli.run.engine import ExplainRequest, encode_target, explain, load_rows
+from xai_cli.run import engine
+from xai_cli.run.engine import ExplainRequest
 
 Progress = Callable[[str], None]
 AUDIT_FILES = ("audit.json", "audit.md", "audit.junit.xml")
@@ -141,13 +142,10 @@ class Prepared:
 
 
 def prepare(request: ExplainRequest) -> Prepared:
-    """Load the model and rows as :func:`xai_cli.run.engine.explain` does (same seeded sample)."""
-    adapter = adapt(load_model(request.model_path, trust=request.trust_model).obj)
-    X, y, *_ = load_rows(request, adapter)
-    encoded = None
-    if y is not None:
-        encoded, adapter, _ = encode_target(adapter, y)
-    return Prepared(adapter, X, encoded)
+    """The model and rows :func:`xai_cli.run.engine.explain` would use, for a rule evaluated on
+    its own (an audit job reuses what its explain step loaded instead)."""
+    ran = engine.prepare(request)
+    return Prepared(ran.adapter, ran.X, ran.encoded)
 
 
 @dataclass
@@ -202,13 +200,12 @@ class _JobContext:
     doc: Document
     baseline: Baseline
     progress: Progress
-    prepared: Prepared | None = None
+    prepared: Prepared
     floors: dict[tuple[int, float], probes.NoiseFloor] = field(default_factory=dict)
     stable: dict[tuple[str, int], probes.Stability | str] = field(default_factory=dict)
 
     def rows(self) -> Prepared:
-        if self.prepared is None:
-            self.prepared = prepare(self.job.request())
+        """The model and the exact rows the job's explain step used (loaded once)."""
         return self.prepared
 
     def floor(self, spec: NoiseFloorRule) -> probes.NoiseFloor:
@@ -305,7 +302,7 @@ def audit_job(
 ) -> JobAudit:
     """Explain one job and check every rule; a job that cannot run makes every rule ``ERROR``."""
     try:
-        result = explain(job.request(), progress=lambda m: progress(f"{job.name}: {m}"))
+        explanation = explain_request(job.request(), lambda m: progress(f"{job.name}: {m}"))
     except XaiError as exc:
         why = f"the job could not run: {exc.message}" + (f" ({exc.cause})" if exc.cause else "")
         return JobAudit(
@@ -314,8 +311,10 @@ def audit_job(
             tuple(RuleResult(r.name, r.spec.type, r.spec.severity, "ERROR", why) for r in rules_),  # type: ignore[attr-defined]
             why,
         )
-    doc = build_document(result)
-    ctx = _JobContext(job, doc, baseline, progress)
+    doc = explanation.document
+    ran = explanation.prepared
+    assert ran is not None  # explain_request always keeps what it loaded
+    ctx = _JobContext(job, doc, baseline, progress, Prepared(ran.adapter, ran.X, ran.encoded))
     results = tuple(evaluate(rule, ctx) for rule in rules_)
     statuses = [r.status for r in results]
     doc["audit"] = {

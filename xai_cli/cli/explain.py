@@ -9,14 +9,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from xai_cli.api import explain_request
 from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
 from xai_cli.errors import UsageError
 from xai_cli.load.data import DEFAULT_MAX_ROWS, resolve_max_rows
 from xai_cli.methods import REGISTRY
-from xai_cli.reports.document import build_document, ok_methods
-from xai_cli.reports.writer import parse_formats, write_reports
-from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare
+from xai_cli.reports.document import ok_methods
+from xai_cli.reports.writer import parse_formats
+from xai_cli.run.engine import ExplainRequest, estimates, prepare
 from xai_cli.run.estimate import describe_estimates
 
 OUTPUT_FORMATS = ("table", "json", "none")
@@ -163,15 +164,15 @@ def explain_command(
                 print_estimates(found, Console())
             return
         with err.status("explaining…") as status:
-            result = explain(
+            explanation = explain_request(
                 request,
                 progress=lambda msg: status.update(msg),
                 on_estimates=None
                 if no_estimate
                 else lambda found: err.print(describe_estimates(found), highlight=False),
             )
-        doc = build_document(result)
-        paths = write_reports(doc, out, chosen_formats)
+        doc = explanation.document
+        paths = explanation.save(out, chosen_formats)
         if output_format == "table":
             print_summary(doc, Console())
         elif output_format == "json":

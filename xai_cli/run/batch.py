@@ -32,12 +32,12 @@ from joblib import Parallel, delayed
 from joblib.externals.loky.process_executor import TerminatedWorkerError
 
 from xai_cli import __version__
+from xai_cli.api import explain_request
 from xai_cli.config.load import JobSpec, Plan
 from xai_cli.errors import XaiError, describe
 from xai_cli.load.models import file_sha256
-from xai_cli.reports.document import build_document, ok_methods
+from xai_cli.reports.document import ok_methods
 from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
-from xai_cli.run.engine import explain
 from xai_cli.run.estimate import describe_estimates
 
 FINGERPRINT_FILE = ".xai-job.json"
@@ -196,12 +196,12 @@ def run_job(
                 say(job.name, "done")
                 previous = JobOutcome.from_dict(stored["outcome"])
                 return replace(previous, status="skipped", resumed_from=key)
-        result = explain(
+        explanation = explain_request(
             job.request(),
             progress=lambda msg: say(job.name, msg),
             on_estimates=lambda found: say(job.name, describe_estimates(found)),
         )
-        doc = build_document(result)
+        doc = explanation.document
         partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
         try:
             paths = write_reports(doc, partial, formats)

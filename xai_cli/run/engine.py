@@ -42,7 +42,16 @@ from xai_cli.run.distributed import DaskSession
 from xai_cli.run.estimate import Estimate, estimate
 from xai_cli.run.rowwise import RowwiseJob, run_streamed
 
-__all__ = ["ExplainRequest", "encode_target", "estimates", "explain", "load_rows", "prepare"]
+__all__ = [
+    "ExplainRequest",
+    "encode_target",
+    "estimates",
+    "explain",
+    "load_rows",
+    "prepare",
+    "prepare_loaded",
+    "run_prepared",
+]
 
 Progress = Callable[[str], None]
 LIBRARIES = ("numpy", "pandas", "scikit-learn", "xgboost", "lightgbm", "catboost", "shap")
@@ -230,7 +239,7 @@ class Prepared:
 
 
 def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
-    """Load, check and sample everything a run needs; raises ``XaiError`` on bad input."""
+    """Load the model and data files, check and sample them; raises ``XaiError`` on bad input."""
     if request.top_k < 1:
         raise MethodError("--top-k must be at least 1")
     progress(f"loading model {request.model_path}")
@@ -238,6 +247,25 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
+    return prepare_loaded(request, loaded, adapter, X, y, data_path, data_sha, rows_total, notes)
+
+
+def prepare_loaded(
+    request: ExplainRequest,
+    loaded: LoadedModel,
+    adapter: ModelAdapter,
+    X: pd.DataFrame,
+    y: pd.Series | None,
+    data_path: Path,
+    data_sha: str,
+    rows_total: int,
+    notes: list[str],
+) -> Prepared:
+    """The part of :func:`prepare` after loading, shared with the object API (:mod:`xai_cli.api`):
+    encode the target, check the values, choose the methods."""
+    if request.top_k < 1:
+        raise MethodError("top_k must be at least 1")
+    notes = list(notes)
     encoded = None
     if y is not None:
         encoded, adapter, target_notes = encode_target(adapter, y)
@@ -305,6 +333,25 @@ def explain(
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     prep = prepare(request, progress)
+    return run_prepared(request, prep, progress, on_estimates, started=started, t0=t0)
+
+
+def run_prepared(
+    request: ExplainRequest,
+    prep: Prepared,
+    progress: Progress = _quiet,
+    on_estimates: Callable[[tuple[Estimate, ...]], None] | None = None,
+    *,
+    started: datetime | None = None,
+    t0: float | None = None,
+) -> ExplainResult:
+    """Estimate (when asked), run every chosen method of a prepared run, then compare.
+
+    The one place a run's methods are executed, whether the run started from files
+    (:func:`explain`) or from objects (:func:`xai_cli.api.explain`).
+    """
+    started = started or datetime.now(UTC)
+    t0 = time.perf_counter() if t0 is None else t0
     adapter, X = prep.adapter, prep.X
     guessed: dict[str, float | None] = {}
     if on_estimates is not None:
