@@ -98,8 +98,10 @@ def test_arrays_need_names_and_y_may_name_a_column(sample_models: Path) -> None:
     frame = _read("california_housing.parquet").head(300)
     features = [c for c in frame.columns if c != "MedHouseVal"]
     by_name = xai.explain(model, frame, "MedHouseVal", methods="sklearn.impurity,permutation")
-    by_array = xai.explain(model, frame[features].to_numpy(), frame["MedHouseVal"].to_numpy(),
-                           feature_names=features, methods="sklearn.impurity,permutation")  # fmt: skip
+    by_array = xai.explain(
+        model, frame[features].to_numpy(), frame["MedHouseVal"].to_numpy(),
+        feature_names=features, methods="sklearn.impurity,permutation",
+    )  # fmt: skip
     pd.testing.assert_frame_equal(by_name.importances, by_array.importances)
     with pytest.raises(DataError, match="feature names"):
         xai.explain(model, frame[features].to_numpy(), feature_names=features[:3])
@@ -114,7 +116,9 @@ def test_package_import_is_light() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, xai_cli; assert callable(xai_cli.__getattr__); "
-            "print(','.join(m for m in ('numpy', 'pandas', 'sklearn') if m in sys.modules))")  # fmt: skip
+    code = (
+        "import sys, xai_cli; assert callable(xai_cli.__getattr__); "
+        "print(','.join(m for m in ('numpy', 'pandas', 'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
