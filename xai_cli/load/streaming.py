@@ -1,16 +1,18 @@
-"""Row-wise explanations over a whole data file in bounded memory, locally or on Dask.
+"""The data side of streaming: partitions of a file, chunks of rows, running sums. No models here.
 
-The file is read in *partitions* (Parquet row groups; for CSV, blocks of ``chunk_rows`` rows) and
-each partition in *chunks* of at most ``chunk_rows`` rows. A row-wise method (TreeSHAP) explains
-one chunk at a time; only running sums are kept (sum of |attribution| per feature and output, the
-row count, the largest additivity error), plus a bounded sample of rows for plots. So memory
-depends on ``chunk_rows`` and the sample size, not on the number of rows.
+This module reads and sums; :mod:`xai_cli.run.rowwise` runs a method over what it reads. A file is
+read in *partitions* (Parquet row groups; for CSV, blocks of ``chunk_rows`` rows) and each
+partition in *chunks* of at most ``chunk_rows`` rows. A row-wise method's values for one chunk
+become a :class:`Partial`: only running sums are kept (sum of |attribution| per feature and output,
+the row count, the largest additivity error), plus a bounded sample of rows for plots. So memory
+depends on ``chunk_rows`` and the sample size, not on the number of rows. :func:`stream_sample`
+reads that sample without explaining anything: in a streamed run, the rows the other methods
+explain in memory.
 
-Determinism: partition results are reduced in partition order and each partition is processed by
-the same function wherever it runs, so the local engine and Dask give bit-identical numbers. The
-plot sample is the ``sample_rows`` rows with the smallest keys of a seeded hash of their position
-in the file, which is the same set however the file is chunked or distributed.
-"""
+Determinism: partials are reduced in partition order and each partition is processed by the same
+function wherever it runs, so the local engine and Dask give bit-identical numbers. The plot sample
+is the ``sample_rows`` rows with the smallest keys of a seeded hash of their position in the file,
+which is the same set however the file is chunked or distributed."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """The explain flow: prepare (load, adapt, sample, choose backends), estimate, run each, compare.
 
-Each step is a plain function; this module only strings them together, times each backend and
-makes sure one failing backend never loses the others' results. Work runs in process, except
-with ``engine="dask"``: row-wise methods stream over every row and permutation's prediction tasks
-run on one Dask session for the whole run.
+Each step is a plain function; this module only strings them together. Each method is computed
+in memory on the sample or, when the run streams, over every row of the file
+(:mod:`xai_cli.run.rowwise`), and recorded by the one method runner
+(:func:`xai_cli.run.runner.run_method`), which times it and makes sure one failing backend never
+loses the others' results. Work runs in process, except with ``engine="dask"``: row-wise methods
+stream over every row and permutation's prediction tasks run on one Dask session for the whole run.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 from xai_cli import __version__
 from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
-from xai_cli.errors import MethodError, describe
+from xai_cli.errors import MethodError
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer
@@ -34,13 +36,13 @@ from xai_cli.results import (
     ExplainResult,
     LocalAttribution,
     MethodOutcome,
-    MethodProvenance,
     RankInterval,
     RunProvenance,
 )
 from xai_cli.run.distributed import DaskSession
 from xai_cli.run.estimate import Estimate, estimate
-from xai_cli.run.rowwise import RowwiseJob, run_streamed
+from xai_cli.run.rowwise import RowwiseJob, streamed
+from xai_cli.run.runner import in_memory, run_method
 
 __all__ = [
     "ExplainRequest",
@@ -102,52 +104,6 @@ def choose(
             )
         chosen.append((explainer, "user"))
     return chosen, skipped
-
-
-def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> MethodOutcome:
-    """Run one backend, timing it; any exception becomes a ``failed`` outcome with the reason."""
-    library = explainer.library
-    if library == "native":
-        library = {"sklearn_tree": "shap"}.get(ctx.adapter.family, ctx.adapter.family)
-    provenance = {
-        "backend": explainer.name,
-        "chosen_by": chosen_by,
-        "library": library,
-        "library_version": library_version(library),
-        "uses_rows": explainer.uses_rows,
-    }
-    start = time.perf_counter()
-    try:
-        output = explainer.explain(ctx)
-    except Exception as exc:  # a backend failure must not lose the other backends' results
-        return MethodOutcome(
-            explainer.name,
-            "failed",
-            describe(exc, 300),
-            provenance=MethodProvenance(**provenance, elapsed_s=time.perf_counter() - start),
-        )
-    elapsed = time.perf_counter() - start
-    local = output if isinstance(output, LocalAttribution) else None
-    if local is not None and local.library:
-        provenance["library"] = local.library
-        provenance["library_version"] = library_version(local.library)
-    if local is not None and local.notes:
-        provenance["notes"] = local.notes
-    table = local.to_global() if local is not None else output
-    if not np.isfinite(table.values).all():
-        return MethodOutcome(
-            explainer.name,
-            "failed",
-            "produced non-finite importances (NaN or infinity)",
-            provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
-        )
-    return MethodOutcome(
-        explainer.name,
-        "ok",
-        table=table,
-        local=local,
-        provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
-    )
 
 
 def _params(request: ExplainRequest, method: str) -> dict[str, object]:
@@ -308,13 +264,13 @@ def _run_method(
     sample (its prediction tasks on Dask when it distributes and the engine is dask)."""
     ctx = prep.context(request, explainer, dask)
     if prep.streams(request, explainer):
-        return run_streamed(
-            explainer, chosen_by, ctx, _rowwise_job(request, explainer.name, len(prep.X)),
-            Path(request.data_path), request.engine, dask, progress,
-        )  # fmt: skip
-    outcome = run_one(explainer, chosen_by, ctx)
-    if outcome.local is None:
-        return outcome, None
+        job = _rowwise_job(request, explainer.name, len(prep.X))
+        compute = streamed(ctx, job, Path(request.data_path), request.engine, dask, progress)
+    else:
+        compute = in_memory(explainer, ctx)
+    outcome, check = run_method(explainer, chosen_by, prep.adapter.family, compute)
+    if check is not None or outcome.local is None:
+        return outcome, check
     return outcome, additivity(outcome.local, model_output(prep.adapter, outcome.local, prep.X))
 
 

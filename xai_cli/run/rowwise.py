@@ -1,14 +1,17 @@
-"""Running one row-wise method over every row of a data file: in this process or on Dask.
+"""Executing a row-wise method over every row of a data file, locally or on Dask.
 
-:func:`explain_partition` is the unit of work; it loads the model itself (once per process), so a
-Dask worker needs only the file paths, never a pickled model object. :func:`run_rowwise` maps it
-over the file's partitions with the chosen engine and reduces the results in partition order.
+This module runs things; :mod:`xai_cli.load.streaming` only reads and sums. Here:
+:func:`explain_partition` explains one partition with one method (it loads the model itself, once
+per process, so a Dask worker needs only file paths, never a pickled model); :func:`run_rowwise`
+maps it over the file's partitions with the chosen engine and reduces the partials in partition
+order; :func:`streamed` turns the reduced sums into the method's table, sample values and additivity
+check, as a computation that :func:`xai_cli.run.runner.run_method` runs and records exactly as it
+records an in-memory run.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from xai_cli.errors import UsageError, describe
+from xai_cli.errors import UsageError
 from xai_cli.load.data import split_features
 from xai_cli.load.models import load_model
 from xai_cli.load.streaming import (
@@ -29,16 +32,10 @@ from xai_cli.load.streaming import (
     row_keys,
 )
 from xai_cli.methods import REGISTRY
-from xai_cli.methods.base import ExplainContext, Explainer, library_version, numeric_view
+from xai_cli.methods.base import ExplainContext, numeric_view
 from xai_cli.model.adapter import ModelAdapter, adapt
-from xai_cli.results import (
-    POOLED,
-    Additivity,
-    ImportanceTable,
-    LocalAttribution,
-    MethodOutcome,
-    MethodProvenance,
-)
+from xai_cli.results import POOLED, Additivity, ImportanceTable, LocalAttribution
+from xai_cli.run.runner import Compute, Computed
 
 ENGINES = ("local", "dask")
 
@@ -154,30 +151,24 @@ def table_from(partial: Partial, method: str, features: tuple[str, ...], outputs
     )
 
 
-def run_streamed(
-    explainer: Explainer,
-    chosen_by: str,
+def streamed(
     ctx: ExplainContext,
     job: RowwiseJob,
     data_path: Path,
     engine: str,
     scheduler: Any,
     progress: Callable[[str], None],
-) -> tuple[MethodOutcome, Additivity | None]:
-    """Run a row-wise method over every row of the file; a failure is an outcome, not an error.
+) -> Compute:
+    """The computation of a row-wise method over every row of the file, for
+    :func:`xai_cli.run.runner.run_method` to run and record.
 
     The table covers all rows; the local values kept for plots are those of the sample rows
-    (``ctx.X``), which are the same rows the streamed sample kept.
+    (``ctx.X``), which are the same rows the streamed sample kept. The additivity check covers
+    every row too.
     """
-    a = ctx.adapter
-    provenance = {
-        "backend": explainer.name,
-        "chosen_by": chosen_by,
-        "library": {"sklearn_tree": "shap"}.get(a.family, a.family),
-    }
-    provenance["library_version"] = library_version(provenance["library"])
-    start = time.perf_counter()
-    try:
+
+    def compute() -> Computed:
+        a = ctx.adapter
         partial = run_rowwise(data_path, job, engine, scheduler, progress)
         if len(partial.keys) != len(ctx.X):
             raise RuntimeError(
@@ -185,11 +176,11 @@ def run_streamed(
             )
         n_parts = len(partitions(data_path, job.chunk_rows))
         table = table_from(
-            partial, explainer.name, a.feature_names, a.outputs,
+            partial, job.method, a.feature_names, a.outputs,
             {"streamed": True, "engine": engine, "chunk_rows": job.chunk_rows},
         )  # fmt: skip
         local = LocalAttribution(
-            method=explainer.name,
+            method=job.method,
             unit=partial.unit,
             features=a.feature_names,
             outputs=a.outputs,
@@ -197,36 +188,18 @@ def run_streamed(
             base_values=partial.base,
             data=numeric_view(ctx.X),
         )
-    except Exception as exc:  # a backend failure must not lose the other backends' results
-        elapsed = time.perf_counter() - start
-        reason = describe(exc, 300)
-        return MethodOutcome(
-            explainer.name, "failed", reason,
-            provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
-        ), None  # fmt: skip
-    elapsed = time.perf_counter() - start
-    if partial.library:
-        provenance["library"] = partial.library
-        provenance["library_version"] = library_version(partial.library)
-    note = (
-        f"streamed over all {partial.rows} rows in {n_parts} partitions, chunks of at most "
-        f"{job.chunk_rows} rows, engine {engine}; plots use the {len(partial.keys)}-row sample"
-    )
-    if not np.isfinite(table.values).all():
-        return MethodOutcome(
-            explainer.name, "failed", "produced non-finite importances (NaN or infinity)",
-            provenance=MethodProvenance(**provenance, elapsed_s=elapsed,
-                                         notes=(*partial.notes, note)),
-        ), None  # fmt: skip
-    scale = max(1.0, partial.raw_max - partial.raw_min)
-    check = Additivity(
-        method=explainer.name,
-        max_abs_error=partial.max_error,
-        p99_abs_error=float(np.percentile(partial.errors, 99)) if len(partial.errors) else 0.0,
-        tolerance=1e-4 * scale,
-        rows=partial.rows,
-    )
-    return MethodOutcome(
-        explainer.name, "ok", table=table, local=local,
-        provenance=MethodProvenance(**provenance, elapsed_s=elapsed, notes=(*partial.notes, note)),
-    ), check  # fmt: skip
+        note = (
+            f"streamed over all {partial.rows} rows in {n_parts} partitions, chunks of at most "
+            f"{job.chunk_rows} rows, engine {engine}; plots use the {len(partial.keys)}-row sample"
+        )
+        scale = max(1.0, partial.raw_max - partial.raw_min)
+        check = Additivity(
+            method=job.method,
+            max_abs_error=partial.max_error,
+            p99_abs_error=float(np.percentile(partial.errors, 99)) if len(partial.errors) else 0.0,
+            tolerance=1e-4 * scale,
+            rows=partial.rows,
+        )
+        return Computed(table, local, partial.library, (*partial.notes, note), check)
+
+    return compute
