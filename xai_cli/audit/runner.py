@@ -1,26 +1,30 @@
 """``xai audit``: read the config's ``audit:`` section, run every job, evaluate every rule.
 
-Each job is explained in process with :func:`xai_cli.run.engine.explain`; rules that need the model
-and the rows (noise floor, stability) load them again the same way the engine does (same seed, same
-rows). The result is one JSON-safe audit document that every audit renderer works from, plus each
-job's report document with an ``audit`` section for its HTML report. Nothing here touches the
-terminal; :func:`write_outputs` is the only function that writes files.
+The jobs run through the same job runner as ``xai run`` (:func:`xai_cli.run.batch.run_jobs`):
+in parallel with ``--jobs``, each job's folder written atomically, ``--resume`` for jobs whose
+inputs, rules and baseline are unchanged. The rules are evaluated inside each job's worker by
+:class:`AuditWork`, on the model and rows its explain step loaded (noise floor and stability probes
+reuse them; nothing is loaded twice); the worker returns only the JSON-safe rule results, and its
+report document gets an ``audit`` section for its HTML report. The result is one JSON-safe audit
+document that every audit renderer works from. Nothing here touches the terminal; the job folders
+are written by the job runner and the audit's own files by :func:`write_outputs`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from xai_cli import SCHEMA_VERSION, __version__
-from xai_cli.api import explain_request
 from xai_cli.audit import junit, markdown, probes, rules
 from xai_cli.audit.diff import check_report
 from xai_cli.audit.outcome import STATUSES, RuleResult, counts, exit_code
@@ -39,11 +43,13 @@ from xai_cli.config.schema import (
     StabilityRule,
 )
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
+from xai_cli.explanation import Explanation
 from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.reports.document import Document
-from xai_cli.reports.writer import FORMATS, atomic_write
+from xai_cli.reports.writer import atomic_write
 from xai_cli.run import engine
+from xai_cli.run.batch import JobResult, JobWork, Notify, Payload, run_jobs, sha256_or_none
 from xai_cli.run.engine import ExplainRequest
 
 Progress = Callable[[str], None]
@@ -164,18 +170,21 @@ class Baseline:
         if self.path is not None and self.path.is_file():  # a bad file stops the audit up front
             self.cache[self.path] = read_report(self.path)
 
+    def source(self, job: str) -> Path | None:
+        """The baseline file for ``job``, or ``None`` when there is none."""
+        if self.path is None or not self.path.is_dir():
+            return self.path
+        folder = self.path
+        return next((p for p in (folder / job / "report.json", folder / "report.json")
+                     if p.is_file()), None)  # fmt: skip
+
     def for_job(self, job: str) -> tuple[Document | None, str | None]:
         """(the baseline report for ``job``, or ``None`` and why)."""
         if self.path is None:
             return None, "no --baseline report given"
-        path = self.path
-        if path.is_dir():
-            path = next(
-                (p for p in (path / job / "report.json", path / "report.json") if p.is_file()),
-                None,
-            )
-            if path is None:
-                return None, f"no baseline report for job '{job}' in {self.path}"
+        path = self.source(job)
+        if path is None:
+            return None, f"no baseline report for job '{job}' in {self.path}"
         if path not in self.cache:
             self.cache[path] = read_report(path)
         return self.cache[path], None
@@ -211,7 +220,7 @@ class _JobContext:
     def floor(self, spec: NoiseFloorRule) -> probes.NoiseFloor:
         key = (spec.repeats, spec.confidence)
         if key not in self.floors:
-            self.progress(f"{self.job.name}: noise floor ({spec.repeats} repeats)")
+            self.progress(f"noise floor ({spec.repeats} repeats)")
             p = self.rows()
             if p.y is None:
                 raise DataError("the noise floor needs labels (data.target)")
@@ -231,9 +240,7 @@ class _JobContext:
         for method in [m for m in (spec.methods or ran) if m in ran]:
             key = (method, spec.resamples)
             if key not in self.stable:
-                self.progress(
-                    f"{self.job.name}: stability of {method} ({spec.resamples} resamples)"
-                )
+                self.progress(f"stability of {method} ({spec.resamples} resamples)")
                 p = self.rows()
                 try:
                     self.stable[key] = probes.stability(
@@ -289,50 +296,119 @@ def overall(statuses: list[str]) -> str:
 
 @dataclass(frozen=True)
 class JobAudit:
-    """One job's report document (``None`` when the job could not run) and rule results."""
+    """One job's rule results, where its reports are (``files`` in its folder; none when the job
+    could not run, with ``error`` saying why) and the provenance figures the audit shows."""
 
     name: str
-    report: Document | None
     results: tuple[RuleResult, ...]
     error: str | None = None
+    files: tuple[str, ...] = ()
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    resumed: bool = False
 
 
-def audit_job(
-    job: JobSpec, rules_: tuple[NamedRule, ...], baseline: Baseline, progress: Progress = _quiet
-) -> JobAudit:
-    """Explain one job and check every rule; a job that cannot run makes every rule ``ERROR``."""
-    try:
-        explanation = explain_request(job.request(), lambda m: progress(f"{job.name}: {m}"))
-    except XaiError as exc:
-        why = f"the job could not run: {exc.message}" + (f" ({exc.cause})" if exc.cause else "")
+PROVENANCE_KEYS = ("model_path", "model_sha256", "data_path", "rows_used")
+"""The report provenance each job's entry in ``audit.json`` repeats."""
+
+
+@dataclass(frozen=True)
+class AuditWork(JobWork):
+    """An audit job's work in the job runner: check every rule on the job's explanation, in the
+    worker that explained it (the probes reuse its loaded model and rows)."""
+
+    rules: tuple[NamedRule, ...] = ()
+    baseline: Baseline = field(default_factory=lambda: Baseline(None))
+    estimate: bool = False  # the audit reports no time estimates
+    debug: bool = False
+    """Add the traceback to the reason a job could not run (``--debug``)."""
+
+    def fingerprint(self, job: JobSpec) -> dict[str, Any]:
+        """The rules and the job's baseline report: a resumed job's verdicts depend on them."""
+        source = self.baseline.source(job.name)
+        return {
+            "audit": {
+                "rules": [
+                    {"name": r.name, "spec": r.spec.model_dump(mode="json")} for r in self.rules
+                ],
+                "baseline_sha256": None if source is None else sha256_or_none(source),
+            }
+        }
+
+    def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> Payload:
+        """Evaluate every rule, add the ``audit`` section to the report document, and return the
+        JSON-safe results (what crosses back from a worker process)."""
+        doc = explanation.document
+        ran = explanation.prepared
+        assert ran is not None  # explain_request always keeps what it loaded
+        ctx = _JobContext(
+            job, doc, self.baseline, lambda m: say(job.name, m),
+            Prepared(ran.adapter, ran.X, ran.encoded),
+        )  # fmt: skip
+        results = [evaluate(rule, ctx).to_dict() for rule in self.rules]
+        statuses = [r["status"] for r in results]
+        doc["audit"] = {
+            "status": overall(statuses),
+            "summary": counts(statuses),
+            "baseline": None if self.baseline.path is None else str(self.baseline.path),
+            "results": results,
+        }
+        return {
+            "results": results,
+            "provenance": {k: doc["provenance"].get(k) for k in PROVENANCE_KEYS},
+        }
+
+    def failed(self, job: JobSpec, exc: Exception) -> Payload:
+        """Why a job could not run; every rule of it is then ``ERROR`` with that reason."""
+        if isinstance(exc, XaiError):
+            why = exc.message + (f" ({exc.cause})" if exc.cause else "")
+        else:
+            why = describe(exc, 300)
+        if self.debug:
+            why += "\n" + traceback.format_exc()
+        return {"error": f"the job could not run: {why}"}
+
+
+def job_audit(result: JobResult, rules_: tuple[NamedRule, ...]) -> JobAudit:
+    """A job's audit from what the job runner returned (run now, resumed, failed or lost)."""
+    outcome, payload = result.outcome, result.payload or {}
+    if "results" in payload:
         return JobAudit(
-            job.name,
-            None,
-            tuple(RuleResult(r.name, r.spec.type, r.spec.severity, "ERROR", why) for r in rules_),  # type: ignore[attr-defined]
-            why,
+            outcome.name,
+            tuple(RuleResult(**r) for r in payload["results"]),
+            files=outcome.files,
+            provenance=payload["provenance"],
+            resumed=outcome.status == "skipped",
         )
-    doc = explanation.document
-    ran = explanation.prepared
-    assert ran is not None  # explain_request always keeps what it loaded
-    ctx = _JobContext(job, doc, baseline, progress, Prepared(ran.adapter, ran.X, ran.encoded))
-    results = tuple(evaluate(rule, ctx) for rule in rules_)
-    statuses = [r.status for r in results]
-    doc["audit"] = {
-        "status": overall(statuses),
-        "summary": counts(statuses),
-        "baseline": None if baseline.path is None else str(baseline.path),
-        "results": [r.to_dict() for r in results],
-    }
-    return JobAudit(job.name, doc, results)
+    why = payload.get("error") or f"the job could not run: {outcome.error}"
+    errors = tuple(
+        RuleResult(r.name, r.spec.type, r.spec.severity, "ERROR", why)  # type: ignore[attr-defined]
+        for r in rules_
+    )
+    return JobAudit(outcome.name, errors, why)
 
 
 def run_audit(
-    audit_plan: AuditPlan, baseline: Path | None = None, progress: Progress = _quiet
+    audit_plan: AuditPlan,
+    baseline: Path | None = None,
+    progress: Progress = _quiet,
+    n_jobs: int = 1,
+    resume: bool = False,
+    debug: bool = False,
 ) -> tuple[Document, list[JobAudit]]:
-    """Run every job of the plan and build the audit document."""
+    """Run every job of the plan through the job runner (``n_jobs`` in parallel; ``resume`` skips
+    unchanged jobs) and build the audit document; jobs are listed in config order."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    base = Baseline(baseline)
-    jobs = [audit_job(job, audit_plan.rules, base, progress) for job in audit_plan.plan.jobs]
+    work = AuditWork(rules=audit_plan.rules, baseline=Baseline(baseline), debug=debug)
+
+    def notify(name: str, message: str) -> None:
+        if message != "done":
+            progress(f"{name}: {'starting' if message == 'start' else message}")
+
+    plan = audit_plan.plan
+    results = run_jobs(plan, work, n_jobs=n_jobs, resume=resume, notify=notify)
+    order = {job.name: i for i, job in enumerate(plan.jobs)}
+    results.sort(key=lambda r: order[r.outcome.name])
+    jobs = [job_audit(r, audit_plan.rules) for r in results]
     return audit_document(audit_plan, jobs, baseline, started), jobs
 
 
@@ -343,14 +419,13 @@ def audit_document(
     statuses = [r.status for j in jobs for r in j.results]
     entries = []
     for j in jobs:
-        prov = j.report["provenance"] if j.report else {}
-        wrote_json = j.report is not None and "json" in audit_plan.plan.formats
+        prov = j.provenance
         entries.append(
             {
                 "name": j.name,
                 "status": overall([r.status for r in j.results]),
                 "error": j.error,
-                "report": f"{j.name}/report.json" if wrote_json else None,
+                "report": f"{j.name}/report.json" if "report.json" in j.files else None,
                 "model_path": prov.get("model_path"),
                 "model_sha256": prov.get("model_sha256"),
                 "data_path": prov.get("data_path"),
@@ -381,19 +456,17 @@ def audit_document(
 def write_outputs(
     audit_doc: Document, jobs: list[JobAudit], out_dir: Path, formats: tuple[str, ...]
 ) -> list[Path]:
-    """Write every job's reports and ``audit.json``/``audit.md``/``audit.junit.xml``, atomically.
+    """Write ``audit.json``/``audit.md``/``audit.junit.xml``, atomically; returns them with the job
+    reports the job runner already wrote (each job folder was put in place whole).
 
     Everything is rendered before anything is written, so a renderer error leaves no partial set.
+    ``formats`` are the formats the job folders hold (kept for callers; the runner wrote them).
     """
-    rendered: dict[Path, str] = {}
-    for j in jobs:
-        if j.report is not None:
-            for fmt in formats:
-                for filename, render in FORMATS[fmt].items():
-                    rendered[out_dir / j.name / filename] = render(j.report)
-    rendered[out_dir / "audit.json"] = json.dumps(audit_doc, indent=2, allow_nan=False) + "\n"
-    rendered[out_dir / "audit.md"] = markdown.render_audit(audit_doc)
-    rendered[out_dir / "audit.junit.xml"] = junit.render(junit.audit_suites(audit_doc))
+    rendered: dict[Path, str] = {
+        out_dir / "audit.json": json.dumps(audit_doc, indent=2, allow_nan=False) + "\n",
+        out_dir / "audit.md": markdown.render_audit(audit_doc),
+        out_dir / "audit.junit.xml": junit.render(junit.audit_suites(audit_doc)),
+    }
     try:
         for path, text in rendered.items():
             atomic_write(path, text)
@@ -403,7 +476,8 @@ def write_outputs(
             cause=describe(exc),
             hint="pass another --out",
         ) from exc
-    return list(rendered)
+    reports = [out_dir / j.name / name for j in jobs for name in j.files]
+    return reports + list(rendered)
 
 
 def append_step_summary(text: str, env: Mapping[str, str] | None = None) -> Path | None:

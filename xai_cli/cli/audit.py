@@ -18,6 +18,7 @@ from xai_cli.audit import markdown
 from xai_cli.audit.runner import append_step_summary, load_audit, run_audit, write_outputs
 from xai_cli.cli.errors import error_boundary
 from xai_cli.config.load import Overrides
+from xai_cli.errors import UsageError
 
 STYLES = {
     "PASS": "green",
@@ -60,17 +61,32 @@ def audit_command(
     exit_zero: bool = typer.Option(
         False, "--exit-zero", help="Exit 0 even when a rule fails (errors still exit 2)."
     ),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Jobs to audit in parallel (processes)."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Reuse jobs whose inputs, settings, rules and baseline are unchanged.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Audit models in CI: explain each job, check the rules, write JUnit/Markdown/JSON/HTML."""
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
+        if jobs < 1:
+            raise UsageError("--jobs must be at least 1")
         plan = load_audit(config, Overrides(out=out))
         with err.status("auditing…") as status:
-            doc, jobs = run_audit(plan, baseline, progress=lambda m: status.update(m))
+            doc, audited = run_audit(
+                plan,
+                baseline,
+                progress=lambda m: status.update(m),
+                n_jobs=jobs,
+                resume=resume,
+                debug=debug,
+            )
         out_dir = plan.plan.out_dir
-        write_outputs(doc, jobs, out_dir, plan.plan.formats)
+        write_outputs(doc, audited, out_dir, plan.plan.formats)
         summary_file = append_step_summary(markdown.render_audit(doc))
         rows = [(j["name"], r) for j in doc["jobs"] for r in j["results"]]
         console = Console()

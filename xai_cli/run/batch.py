@@ -1,15 +1,20 @@
-"""Running the jobs of an ``xai run`` plan: one worker call per job, atomic job folders, resume.
+"""The one job runner of ``xai run`` and ``xai audit``: a worker call per job, in parallel with
+joblib, atomic job folders, resume.
 
-Each job runs :func:`xai_cli.run.engine.explain` and writes its reports into a hidden partial folder
-beside its final one; the job's fingerprint (model and data SHA-256, effective settings, formats,
-tool version) is written last, then the partial folder replaces the final one in a rename. So a job
-folder is either absent, a complete earlier run, or a complete new run: an interrupted run (Ctrl-C,
-a killed worker) leaves only a partial folder, which the next run removes and never mistakes for a
-finished job. ``--resume`` skips a job whose stored fingerprint equals the one it would have now and
-whose report files are all there.
+Each job runs :func:`xai_cli.api.explain_request`, then its :class:`JobWork` (nothing more for
+``xai run``; the audit's rules for ``xai audit``, evaluated in the worker on the explanation's
+loaded model and rows, so nothing is loaded twice), and writes its reports into a hidden partial
+folder beside its final one; the job's fingerprint (model and data SHA-256, effective settings,
+formats, tool version, and what the work adds, e.g. the audit's rules) is written last, then the
+partial folder replaces the final one in a rename. So a job folder is either absent, a complete
+earlier run, or a complete new run: an interrupted run (Ctrl-C, a killed worker) leaves only a
+partial folder, which the next run removes and never mistakes for a finished job. ``--resume``
+skips a job whose stored fingerprint equals the one it would have now and whose report files are
+all there; the work's stored payload (the audit's rule results) comes back with it.
 
 Workers are plain functions over frozen values, so joblib can run them in other processes; every
-number depends only on the job's settings and seed, never on which worker ran it.
+number depends only on the job's settings and seed, never on which worker ran it. A worker returns
+only picklable values: the job's summary and the work's JSON-safe payload.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from xai_cli import __version__
 from xai_cli.api import explain_request
 from xai_cli.config.load import JobSpec, Plan
 from xai_cli.errors import XaiError, describe
+from xai_cli.explanation import Explanation
 from xai_cli.load.models import file_sha256
-from xai_cli.reports.document import ok_methods
+from xai_cli.reports.document import Document, ok_methods
 from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
 from xai_cli.run.estimate import describe_estimates
 
@@ -85,20 +91,70 @@ class JobOutcome:
         return cls(**kwargs)
 
 
+Payload = dict[str, Any]
+"""What a job's :class:`JobWork` hands back: JSON-safe, stored in the job's record for resume."""
+
+
+@dataclass(frozen=True)
+class JobWork:
+    """What a job does around its explanation; ``xai run``'s jobs use this class as it is.
+
+    A subclass (the audit's) adds inputs to the fingerprint, finishes the report document in the
+    worker, where the explanation's loaded model and rows are, and returns a payload. Instances
+    travel to worker processes, so they must pickle.
+    """
+
+    estimate: bool = True
+    """Time each method with a pilot before it runs (kept in the methods' provenance)."""
+
+    def fingerprint(self, job: JobSpec) -> dict[str, Any]:
+        """Inputs beyond the job's own that its reports depend on."""
+        return {}
+
+    def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> Payload | None:
+        """Called in the worker once the job is explained, before its folder is written; may add
+        to ``explanation.document``."""
+        return None
+
+    def failed(self, job: JobSpec, exc: Exception) -> Payload | None:
+        """The payload of a job that could not run (raised ``exc``)."""
+        return None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a worker returns: the job's summary and its work's payload."""
+
+    outcome: JobOutcome
+    payload: Payload | None = None
+
+
 def expected_files(formats: tuple[str, ...]) -> tuple[str, ...]:
     """The report files a job writes for ``formats``."""
     return tuple(name for fmt in formats for name in FORMATS[fmt])
 
 
-def fingerprint(job: JobSpec, formats: tuple[str, ...]) -> dict[str, Any]:
+def fingerprint(
+    job: JobSpec, formats: tuple[str, ...], work: JobWork | None = None
+) -> dict[str, Any]:
     """The inputs a job's reports depend on; equal fingerprints mean equal reports."""
     return {
         "tool_version": __version__,
-        "model_sha256": file_sha256(job.model_path),
-        "data_sha256": file_sha256(job.data_path),
+        "model_sha256": sha256_or_none(job.model_path),
+        "data_sha256": sha256_or_none(job.data_path),
         "settings": job.settings(),
         "formats": list(formats),
+        **(work.fingerprint(job) if work is not None else {}),
     }
+
+
+def sha256_or_none(path: Path) -> str | None:
+    """SHA-256 of a file, or ``None`` when it cannot be read: the job then fails on loading it,
+    with the loader's own error, and a fingerprint with ``None`` never matches a finished job."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
 
 
 def fingerprint_key(print_: dict[str, Any]) -> str:
@@ -176,46 +232,37 @@ def run_job(
     notify: Notify | None = None,
     debug: bool = False,
     run_id: str | None = None,
-) -> JobOutcome:
+    work: JobWork | None = None,
+) -> JobResult:
     """Run one job and write its folder; never raises for a job's own failure.
 
     A failed job leaves no folder: a stale one from an earlier run is removed, so nothing reads an
     old report as the answer for the current inputs. ``run_id`` is stored in the fingerprint file
-    so :func:`run_plan` can tell a folder this run wrote from an older one.
+    so :func:`run_jobs` can tell a folder this run wrote from an older one.
     """
+    work = work or JobWork()
     say: Notify = notify or (lambda _name, _msg: None)
     say(job.name, "start")
     t0 = time.perf_counter()
     final = out_dir / job.name
     try:
-        print_ = fingerprint(job, formats)
+        print_ = fingerprint(job, formats, work)
         key = fingerprint_key(print_)
         if resume:
             stored = _stored(final, formats)
             if stored is not None and stored.get("key") == key:
                 say(job.name, "done")
-                previous = JobOutcome.from_dict(stored["outcome"])
-                return replace(previous, status="skipped", resumed_from=key)
+                return _resumed(stored, key)
         explanation = explain_request(
             job.request(),
             progress=lambda msg: say(job.name, msg),
-            on_estimates=lambda found: say(job.name, describe_estimates(found)),
+            on_estimates=(
+                (lambda found: say(job.name, describe_estimates(found))) if work.estimate else None
+            ),
         )
+        payload = work.finish(job, explanation, say)
         doc = explanation.document
-        partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
-        try:
-            paths = write_reports(doc, partial, formats)
-            outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
-            record = {
-                "key": key,
-                "fingerprint": print_,
-                "outcome": outcome.to_dict(),
-                "run_id": run_id,
-            }
-            atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
-            _replace_folder(partial, final)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
+        outcome = _write_folder(job, doc, out_dir, formats, key, print_, payload, run_id, t0)
     except Exception as exc:  # one job's failure must not stop the batch
         shutil.rmtree(final, ignore_errors=True)
         if isinstance(exc, XaiError):
@@ -225,9 +272,41 @@ def run_job(
         if debug:
             message += "\n" + traceback.format_exc()
         say(job.name, "done")
-        return _failed(job, message, time.perf_counter() - t0)
+        return JobResult(_failed(job, message, time.perf_counter() - t0), work.failed(job, exc))
     say(job.name, "done")
+    return JobResult(outcome, payload)
+
+
+def _write_folder(
+    job: JobSpec,
+    doc: Document,
+    out_dir: Path,
+    formats: tuple[str, ...],
+    key: str,
+    print_: dict[str, Any],
+    payload: Payload | None,
+    run_id: str | None,
+    t0: float,
+) -> JobOutcome:
+    """Write a job's reports and record into a partial folder, then rename it into place."""
+    partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
+    try:
+        paths = write_reports(doc, partial, formats)
+        outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
+        record = {"key": key, "fingerprint": print_, "outcome": outcome.to_dict(), "run_id": run_id}
+        if payload is not None:
+            record["payload"] = payload
+        atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
+        _replace_folder(partial, out_dir / job.name)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return outcome
+
+
+def _resumed(stored: dict[str, Any], key: str) -> JobResult:
+    """The result of a job skipped because its folder is a complete run of the same inputs."""
+    previous = JobOutcome.from_dict(stored["outcome"])
+    return JobResult(replace(previous, status="skipped", resumed_from=key), stored.get("payload"))
 
 
 def clean_partials(out_dir: Path) -> int:
@@ -276,7 +355,23 @@ def run_plan(
     on_result: Callable[[JobOutcome], None] | None = None,
     debug: bool = False,
 ) -> list[JobOutcome]:
-    """Run every job of ``plan`` (in parallel with joblib when ``n_jobs > 1``), in any order.
+    """``xai run``: every job of ``plan`` through :func:`run_jobs`, reports only."""
+    each = (lambda r: on_result(r.outcome)) if on_result else None
+    results = run_jobs(plan, JobWork(), n_jobs, resume, notify, each, debug)
+    return [r.outcome for r in results]
+
+
+def run_jobs(
+    plan: Plan,
+    work: JobWork,
+    n_jobs: int = 1,
+    resume: bool = False,
+    notify: Notify | None = None,
+    on_result: Callable[[JobResult], None] | None = None,
+    debug: bool = False,
+) -> list[JobResult]:
+    """Run every job of ``plan`` with ``work`` (in parallel with joblib when ``n_jobs > 1``), in
+    any order.
 
     ``notify`` receives progress messages from the jobs (delivered on a helper thread when jobs run
     in other processes); ``on_result`` is called on this thread as each job ends. A worker process
@@ -285,18 +380,18 @@ def run_plan(
     """
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     clean_partials(plan.out_dir)
-    done: list[JobOutcome] = []
+    done: list[JobResult] = []
     run_id = uuid.uuid4().hex
 
-    def finish(outcome: JobOutcome) -> None:
-        done.append(outcome)
+    def finish(result: JobResult) -> None:
+        done.append(result)
         if on_result:
-            on_result(outcome)
+            on_result(result)
 
     args = (plan.out_dir, plan.formats, resume)
     if n_jobs == 1 or len(plan.jobs) <= 1:
         for job in plan.jobs:
-            finish(run_job(job, *args, notify=notify, debug=debug, run_id=run_id))
+            finish(run_job(job, *args, notify=notify, debug=debug, run_id=run_id, work=work))
         return done
     with multiprocessing.Manager() as manager:
         queue = manager.Queue()
@@ -304,15 +399,16 @@ def run_plan(
         pump.start()
         try:
             results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                delayed(run_job)(job, *args, QueueNotify(queue), debug, run_id) for job in plan.jobs
+                delayed(run_job)(job, *args, QueueNotify(queue), debug, run_id, work)
+                for job in plan.jobs
             )
-            for outcome in results:
-                finish(outcome)
+            for result in results:
+                finish(result)
         except TerminatedWorkerError as exc:
-            finished = {o.name for o in done}
+            finished = {r.outcome.name for r in done}
             for job in plan.jobs:
                 if job.name not in finished:
-                    finish(_unfinished(job, plan, resume, run_id, describe(exc, 200)))
+                    finish(_unfinished(job, plan, work, resume, run_id, describe(exc, 200)))
         finally:
             queue.put(None)
             pump.join(timeout=5)
@@ -345,7 +441,9 @@ def _failed(job: JobSpec, message: str, elapsed: float = 0.0) -> JobOutcome:
     )
 
 
-def _unfinished(job: JobSpec, plan: Plan, resume: bool, run_id: str, why: str) -> JobOutcome:
+def _unfinished(
+    job: JobSpec, plan: Plan, work: JobWork, resume: bool, run_id: str, why: str
+) -> JobResult:
     """The outcome of a job whose result died with its worker process (``why``).
 
     A job may have put its complete folder in place just before its worker died, with only its
@@ -358,17 +456,16 @@ def _unfinished(job: JobSpec, plan: Plan, resume: bool, run_id: str, why: str) -
     need not agree (coarse or remote file systems), an id written by the job itself does.
     """
     try:
-        key = fingerprint_key(fingerprint(job, plan.formats))
+        key = fingerprint_key(fingerprint(job, plan.formats, work))
         stored = _stored(plan.out_dir / job.name, plan.formats)
         if stored is not None and stored.get("key") == key:
-            outcome = JobOutcome.from_dict(stored["outcome"])
             if stored.get("run_id") == run_id:
-                return outcome
+                return JobResult(JobOutcome.from_dict(stored["outcome"]), stored.get("payload"))
             if resume:
-                return replace(outcome, status="skipped", resumed_from=key)
+                return _resumed(stored, key)
     except Exception:  # an unreadable record or input is no evidence the job ended
         pass
-    return _lost(job, why)
+    return JobResult(_lost(job, why))
 
 
 def _lost(job: JobSpec, why: str) -> JobOutcome:
