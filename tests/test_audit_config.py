@@ -49,7 +49,7 @@ def test_several_jobs_each_get_every_rule(audit_models, tmp_path: Path) -> None:
     assert by_job["leaky"]["forbidden_features"] == "FAIL"
     assert doc["status"] == "FAIL" and doc["exit_code"] == 1
     assert doc["summary"] == {"PASS": 5, "WARN": 0, "FAIL": 1, "ERROR": 0, "SKIP": 0}
-    paths = write_outputs(doc, jobs, plan.plan.out_dir, plan.plan.formats)
+    paths = write_outputs(doc, jobs, plan.plan.out_dir)
     assert {p.relative_to(plan.plan.out_dir).as_posix() for p in paths} == {
         "clean/report.json",
         "leaky/report.json",

@@ -37,8 +37,9 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(400, 4)), columns=["a", "b", "c", "leak"])
     y = (X["a"] - 0.7 * X["b"] + rng.normal(scale=0.5, size=400) > 0).astype(int)
-    for name, frame in (("sound", X.assign(leak=rng.normal(size=400))),
-                        ("leaky", X.assign(leak=y + rng.normal(scale=0.01, size=400)))):  # fmt: skip
+    frames = {"sound": X.assign(leak=rng.normal(size=400)),
+              "leaky": X.assign(leak=y + rng.normal(scale=0.01, size=400))}  # fmt: skip
+    for name, frame in frames.items():
         model = xgb.XGBClassifier(n_estimators=12, max_depth=3, random_state=0).fit(frame, y)
         joblib.dump(model, root / f"{name}.joblib")
         frame.assign(y=y).to_csv(root / f"{name}.csv", index=False)

@@ -304,7 +304,6 @@ class JobAudit:
     error: str | None = None
     files: tuple[str, ...] = ()
     provenance: Mapping[str, Any] = field(default_factory=dict)
-    resumed: bool = False
 
 
 PROVENANCE_KEYS = ("model_path", "model_sha256", "data_path", "rows_used")
@@ -377,7 +376,6 @@ def job_audit(result: JobResult, rules_: tuple[NamedRule, ...]) -> JobAudit:
             tuple(RuleResult(**r) for r in payload["results"]),
             files=outcome.files,
             provenance=payload["provenance"],
-            resumed=outcome.status == "skipped",
         )
     why = payload.get("error") or f"the job could not run: {outcome.error}"
     errors = tuple(
@@ -453,14 +451,11 @@ def audit_document(
     }
 
 
-def write_outputs(
-    audit_doc: Document, jobs: list[JobAudit], out_dir: Path, formats: tuple[str, ...]
-) -> list[Path]:
+def write_outputs(audit_doc: Document, jobs: list[JobAudit], out_dir: Path) -> list[Path]:
     """Write ``audit.json``/``audit.md``/``audit.junit.xml``, atomically; returns them with the job
     reports the job runner already wrote (each job folder was put in place whole).
 
     Everything is rendered before anything is written, so a renderer error leaves no partial set.
-    ``formats`` are the formats the job folders hold (kept for callers; the runner wrote them).
     """
     rendered: dict[Path, str] = {
         out_dir / "audit.json": json.dumps(audit_doc, indent=2, allow_nan=False) + "\n",

@@ -86,7 +86,7 @@ def audit_command(
                 debug=debug,
             )
         out_dir = plan.plan.out_dir
-        write_outputs(doc, audited, out_dir, plan.plan.formats)
+        write_outputs(doc, audited, out_dir)
         summary_file = append_step_summary(markdown.render_audit(doc))
         rows = [(j["name"], r) for j in doc["jobs"] for r in j["results"]]
         console = Console()
