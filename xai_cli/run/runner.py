@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def run_method(
     """Run ``compute`` for ``explainer`` and record the outcome; never raises for the method's own
     failure. Returns the outcome and the additivity check the computation measured, if any."""
     library = default_library(explainer, family)
-    provenance: dict[str, object] = {
+    provenance: dict[str, Any] = {
         "backend": explainer.name,
         "chosen_by": chosen_by,
         "library": library,
@@ -92,7 +93,7 @@ def run_method(
         elapsed = time.perf_counter() - start
         return MethodOutcome(
             explainer.name, "failed", describe(exc, 300),
-            provenance=MethodProvenance(**provenance, elapsed_s=elapsed),  # type: ignore[arg-type]
+            provenance=MethodProvenance(**provenance, elapsed_s=elapsed),
         ), None  # fmt: skip
     elapsed = time.perf_counter() - start
     if computed.library:
@@ -100,7 +101,7 @@ def run_method(
         provenance["library_version"] = library_version(computed.library)
     if computed.notes:
         provenance["notes"] = computed.notes
-    recorded = MethodProvenance(**provenance, elapsed_s=elapsed)  # type: ignore[arg-type]
+    recorded = MethodProvenance(**provenance, elapsed_s=elapsed)
     if not np.isfinite(computed.table.values).all():
         return MethodOutcome(explainer.name, "failed", NON_FINITE, provenance=recorded), None
     outcome = MethodOutcome(
