@@ -18,6 +18,7 @@ import xgboost as xgb
 
 from xai_cli.methods import REGISTRY
 from xai_cli.results import MethodOutcome
+from xai_cli.run import rowwise
 from xai_cli.run.engine import ExplainRequest, explain
 from xai_cli.run.runner import NON_FINITE
 
@@ -54,7 +55,12 @@ def _recorded(outcome: MethodOutcome) -> dict[str, object]:
     return {k: v for k, v in fields.items() if k not in ("elapsed_s", "notes")}
 
 
-def test_streamed_and_in_memory_record_the_same_provenance(files) -> None:
+def test_streamed_and_in_memory_record_the_same_provenance(files, monkeypatch) -> None:
+    def no_reload(*_args, **_kwargs):
+        raise AssertionError("the local streamed run loaded the model file again")
+
+    rowwise._adapter.cache_clear()
+    monkeypatch.setattr(rowwise, "load_model", no_reload)  # partitions use the run's model
     memory, streamed = _treeshap(files, False), _treeshap(files, True)
     assert memory.status == streamed.status == "ok"
     assert _recorded(streamed) == _recorded(memory)

@@ -1,12 +1,12 @@
 """Executing a row-wise method over every row of a data file, locally or on Dask.
 
 This module runs things; :mod:`xai_cli.load.streaming` only reads and sums. Here:
-:func:`explain_partition` explains one partition with one method (it loads the model itself, once
-per process, so a Dask worker needs only file paths, never a pickled model); :func:`run_rowwise`
-maps it over the file's partitions with the chosen engine and reduces the partials in partition
-order; :func:`streamed` turns the reduced sums into the method's table, sample values and additivity
-check, as a computation that :func:`xai_cli.run.runner.run_method` runs and records exactly as it
-records an in-memory run.
+:func:`explain_partition` explains one partition with one method (locally with the run's loaded
+model; a Dask worker loads the model itself, once per process, so it needs only file paths, never
+a pickled model); :func:`run_rowwise` maps it over the file's partitions with the chosen engine
+and reduces the partials in partition order; :func:`streamed` turns the reduced sums into the
+method's table, sample values and additivity check, as a computation that
+:func:`xai_cli.run.runner.run_method` runs and records exactly as it records an in-memory run.
 """
 
 from __future__ import annotations
@@ -61,9 +61,17 @@ def _adapter(model_path: str, trust: bool, mtime_ns: int) -> ModelAdapter:
     return adapt(load_model(model_path, trust=trust).obj)
 
 
-def explain_partition(part: Partition, job: RowwiseJob) -> Partial:
-    """Explain every row of one partition, chunk by chunk; return its sums and sample."""
-    adapter = _adapter(job.model_path, job.trust_model, Path(job.model_path).stat().st_mtime_ns)
+def explain_partition(
+    part: Partition, job: RowwiseJob, adapter: ModelAdapter | None = None
+) -> Partial:
+    """Explain every row of one partition, chunk by chunk; return its sums and sample.
+
+    ``adapter`` is the run's loaded model when the partition runs in the run's own process; a Dask
+    worker passes none and loads the model from ``job.model_path`` (once per process).
+    """
+    if adapter is None:
+        mtime = Path(job.model_path).stat().st_mtime_ns
+        adapter = _adapter(job.model_path, job.trust_model, mtime)
     explainer = REGISTRY[job.method]
     total: Partial | None = None
     offset = 0
@@ -103,18 +111,20 @@ def run_rowwise(
     engine: str = "local",
     scheduler: Any = None,
     progress: Callable[[str], None] = lambda _m: None,
+    adapter: ModelAdapter | None = None,
 ) -> Partial:
     """Explain every row of ``data_path`` with ``job.method``; partials reduced in order.
 
     ``scheduler`` is a Dask address, a run's :class:`~xai_cli.run.distributed.DaskSession`, or None
-    (a ``LocalCluster``); only the dask engine uses it.
+    (a ``LocalCluster``); only the dask engine uses it. ``adapter``: the run's loaded model, which
+    the local engine uses instead of loading the file again (Dask workers load it themselves).
     """
     parts = partitions(data_path, job.chunk_rows)
     if engine == "local":
         results = []
         for i, part in enumerate(parts):
             progress(f"{job.method}: partition {i + 1}/{len(parts)}")
-            results.append(explain_partition(part, job))
+            results.append(explain_partition(part, job, adapter))
     elif engine == "dask":
         from xai_cli.run.distributed import map_partitions
 
@@ -169,7 +179,7 @@ def streamed(
 
     def compute() -> Computed:
         a = ctx.adapter
-        partial = run_rowwise(data_path, job, engine, scheduler, progress)
+        partial = run_rowwise(data_path, job, engine, scheduler, progress, a)
         if len(partial.keys) != len(ctx.X):
             raise RuntimeError(
                 f"streamed sample has {len(partial.keys)} rows, the loaded sample {len(ctx.X)}"
