@@ -25,6 +25,8 @@ class ExplainRequest:
     chunk_rows: int | None = None
     n_jobs: int | None = None
     """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
+    max_model_size: str | int | None = None
+    """Cap on the model's (decompressed) size, e.g. ``"8G"``; None: XAI_MAX_MODEL_SIZE or 1 GiB."""
 
     @property
     def streamed(self) -> bool:

@@ -83,6 +83,12 @@ def explain_command(
     drop: list[str] = typer.Option(
         [], "--drop", help="Columns to leave out (repeat or comma-separate)."
     ),
+    max_model_size: str = typer.Option(
+        None,
+        "--max-model-size",
+        help="Refuse model files that are (or expand to) more than this, e.g. 8G (default 1G, "
+        "or XAI_MAX_MODEL_SIZE).",
+    ),
     trust_model: bool = typer.Option(
         False, "--trust-model", help="Load pickles with a full unpickler (runs any code in them)."
     ),
@@ -147,6 +153,7 @@ def explain_command(
             seed=seed,
             top_k=top_k,
             trust_model=trust_model,
+            max_model_size=max_model_size,
             drop=_split(drop),
             engine=engine,
             scheduler=scheduler,

@@ -243,7 +243,9 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
     if request.top_k < 1:
         raise MethodError("--top-k must be at least 1")
     progress(f"loading model {request.model_path}")
-    loaded = load_model(request.model_path, trust=request.trust_model)
+    loaded = load_model(
+        request.model_path, trust=request.trust_model, max_bytes=request.max_model_size
+    )
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
