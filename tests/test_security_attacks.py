@@ -314,3 +314,21 @@ def test_max_model_size_option_raises_and_lowers_the_cap(tmp_path: Path, xai) ->
     assert run.code == 2 and "error[usage]: not a size: 'lots'" in run.stderr
     run = xai("methods", str(model), "--max-model-size", "16M")
     assert run.code == 2 and "model-too-large" not in run.stderr  # loads; a dict is no model
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x80\x02cbuiltins\nset\ncbuiltins\nrange\nK\x00J\x00\xca\x9a;\x86R\x85R.",
+        b"\x80\x02cbuiltins\nfrozenset\n]\x85R.",  # a concrete list is fine: see below
+    ],
+)
+def test_containers_only_from_stored_values(tmp_path: Path, raw: bytes) -> None:
+    """``set(range(10**9))`` is a few bytes of pickle and hours of work: refused by name."""
+    model = tmp_path / "evil.pkl"
+    model.write_bytes(raw)
+    if b"range" in raw:
+        with pytest.raises(RefusedPickleError, match="builtins.range"):
+            load_model(model)
+    else:
+        assert load_model(model).obj == frozenset()

@@ -98,12 +98,19 @@ def _checked_reconstructor(cls: type, base: type, state: Any) -> Any:
     return copyreg._reconstructor(cls, base, state)  # type: ignore[attr-defined]
 
 
-def _checked_bytes_type(kind: type) -> Any:
+_CONCRETE = (bytes, bytearray, str, list, tuple, set, frozenset, dict)
+
+
+def _concrete_only(kind: type) -> Any:
+    """``kind(arg)`` only for an argument already materialised in the file: never a number
+    (``bytearray(10**12)`` allocates that much) or a lazy iterable (``set(range(10**12))``, a
+    ``RangeIndex``) that would make a few bytes of pickle run for hours."""
+
     def build(*args: Any) -> Any:
-        if args and not isinstance(args[0], (bytes, bytearray, str, list, tuple)):
+        if args and not isinstance(args[0], _CONCRETE):
             raise RefusedPickleError(
                 f"refused to call {kind.__name__}({type(args[0]).__name__}) from the pickle",
-                cause=f"{kind.__name__} of a number allocates that many bytes",
+                cause=f"{kind.__name__} may only be built from values stored in the file",
             )
         return kind(*args)
 
@@ -112,8 +119,10 @@ def _checked_bytes_type(kind: type) -> Any:
 
 _REPLACEMENTS: dict[str, Any] = {
     "copyreg._reconstructor": _checked_reconstructor,
-    "builtins.bytearray": _checked_bytes_type(bytearray),
-    "builtins.bytes": _checked_bytes_type(bytes),
+    "builtins.bytearray": _concrete_only(bytearray),
+    "builtins.bytes": _concrete_only(bytes),
+    "builtins.set": _concrete_only(set),
+    "builtins.frozenset": _concrete_only(frozenset),
 }
 
 
