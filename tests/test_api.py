@@ -1,4 +1,4 @@
-"""The object front door: ``xai_cli.explain(model, X, y)`` gives the CLI's numbers, as DataFrames."""
+"""The object front door: ``xai_cli.explain(model, X, y)`` gives the CLI's numbers."""
 
 from __future__ import annotations
 
