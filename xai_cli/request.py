@@ -25,6 +25,8 @@ class ExplainRequest:
     chunk_rows: int | None = None
     n_jobs: int | None = None
     """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
+    time_limit: float | None = None
+    """Seconds a method may be estimated to take (checked when the run estimates); None: any."""
 
     @property
     def streamed(self) -> bool:
