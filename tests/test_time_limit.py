@@ -142,3 +142,24 @@ def test_config_time_limit_and_override(tmp_path: Path, wide: tuple[Path, Path])
         load_plan(config)
     config.write_text(body.replace("execution: {time_limit: 2h}\n", ""))
     assert load_plan(config).jobs[0].request().time_limit == DEFAULT_TIME_LIMIT
+
+
+def test_permutation_estimate_leaves_out_the_bootstrap_it_will_not_run(
+    wide: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wide data keeps no predictions for the bootstrap, so the estimate must not charge for it
+    (on 3,000 x 5,000 it would add 25,000 bootstrap metrics the run never computes)."""
+    from xai_cli.methods import REGISTRY, permutation
+    from xai_cli.run.engine import ExplainRequest, prepare
+    from xai_cli.run.estimate import estimate
+
+    monkeypatch.setattr(permutation, "MAX_KEPT_CELLS", 0)
+    request = ExplainRequest(str(wide[0]), str(wide[1]), target="y", methods=("permutation",))
+    prepared = prepare(request)
+    ctx = prepared.context(request, REGISTRY["permutation"])
+    ticks = iter(range(10_000))
+    got = estimate(REGISTRY["permutation"], ctx, len(ctx.X), timer=lambda: float(next(ticks)))
+    calls = 1 + 40 * 5
+    assert got.seconds == calls * 1  # one tick per timed prediction, nothing else
+    assert got.basis == f"one prediction and score timed, x {calls} calls"
+    assert REGISTRY["permutation"].explain(ctx).bootstrap is None  # and indeed none is made
