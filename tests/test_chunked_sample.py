@@ -49,20 +49,27 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture()
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Chunks of 500 rows, every file read in chunks; returns the chunk sizes read."""
+    """Reads of 2,000 cells (CSV: 500 rows; Parquet: 2 columns of a 1,000-row group), every file
+    read in chunks; returns the cells of each read."""
     monkeypatch.setattr(chunked, "CHUNK_CELLS", 2_000)
     monkeypatch.setattr(chunked, "MIN_CHUNK_ROWS", 500)
     monkeypatch.setattr(chunked, "WHOLE_FILE_BYTES", 0)
-    sizes: list[int] = []
-    real = chunked.iter_chunks
+    cells: list[int] = []
+    csv_chunks, parquet_block = chunked.iter_chunks, chunked.read_block
 
-    def spy(*args: object, **kwargs: object):
-        for frame in real(*args, **kwargs):  # type: ignore[arg-type]
-            sizes.append(len(frame))
+    def csv_spy(*args: object, **kwargs: object):
+        for frame in csv_chunks(*args, **kwargs):  # type: ignore[arg-type]
+            cells.append(frame.size)
             yield frame
 
-    monkeypatch.setattr(chunked, "iter_chunks", spy)
-    return sizes
+    def parquet_spy(*args: object, **kwargs: object):
+        table = parquet_block(*args, **kwargs)  # type: ignore[arg-type]
+        cells.append(table.num_rows * table.num_columns)
+        return table
+
+    monkeypatch.setattr(chunked, "iter_chunks", csv_spy)
+    monkeypatch.setattr(chunked, "read_block", parquet_spy)
+    return cells
 
 
 def _whole(path: Path, max_rows: int, seed: int, stratify: bool, target: str | None = "label"):
@@ -84,7 +91,7 @@ def test_chunked_sample_equals_the_whole_file_sample(
     want = _whole(files[kind], 900, seed=5, stratify=stratify)
     pd.testing.assert_frame_equal(got.frame, want, check_index_type=False)
     assert got.rows_total == ROWS and got.missing_target == 40
-    assert len(small_chunks) == ROWS // 500 and max(small_chunks) == 500  # read in chunks
+    assert max(small_chunks) == 2_000 and sum(small_chunks) == ROWS * 4  # in chunks, once
 
 
 def test_sample_comes_from_the_whole_file_and_keeps_class_shares(

@@ -6,12 +6,14 @@ frame, plus the copies that selecting columns and rows make). Here the file is r
 1. the target column alone (or, without a target, the row count), from which
    :func:`xai_cli.load.data.sample_index` picks the rows, exactly as it picks them from a file read
    whole (same seed, same stratification by the target, same positions);
-2. every column, a chunk of rows at a time, keeping only the picked rows.
+2. every column, keeping only the picked rows: a CSV a chunk of rows at a time, a Parquet file a
+   row group at a time, a few columns at a time within a large row group.
 
 So the sample is the one the whole-file path takes, row for row (the test checks it), and memory is
-one chunk plus the sample plus the target column. Chunks are sized in cells, so a wide file gets
-fewer rows per chunk. One difference: a CSV column's dtype is inferred per chunk (an integer
-column with a gap in one chunk reads as float there); the values are the same.
+one chunk plus the sample plus the target column. Chunks are sized in cells (:data:`CHUNK_CELLS`),
+so a wide file gets fewer rows or columns per chunk. One difference: a CSV column's dtype is
+inferred per chunk (an integer column with a gap in one chunk reads as float there); the values
+are the same.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from xai_cli.load.data import check_data_path, no_rows, sample_index, unreadable
@@ -75,18 +78,47 @@ def _row_count(path: Path, first: str) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def iter_chunks(path: Path, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
-    """The file's rows, ``chunk_rows`` at a time, with a ``RangeIndex`` of file positions."""
-    if path.suffix.lower() == ".csv":
-        with pd.read_csv(path, chunksize=chunk_rows) as reader:
-            yield from reader  # pandas numbers the chunks' rows on from the previous chunk
-        return
+def iter_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """A CSV file's rows, ``chunk_rows`` at a time, indexed by their position in the file."""
+    with pd.read_csv(path, chunksize=chunk_rows) as reader:
+        yield from reader  # pandas numbers the chunks' rows on from the previous chunk
+
+
+def read_block(parquet: pq.ParquetFile, group: int, columns: list[str]) -> pa.Table:
+    """Some columns of one Parquet row group (the unit the reader decodes)."""
+    return parquet.read_row_group(group, columns=columns)
+
+
+def _csv_picked(path: Path, columns: list[str], wanted: np.ndarray) -> Iterator[pd.DataFrame]:
+    """The ``wanted`` rows of a CSV file (sorted positions), read a chunk of rows at a time."""
+    for chunk in iter_chunks(path, chunk_rows_for(len(columns))):
+        lo, hi = np.searchsorted(wanted, [chunk.index[0], chunk.index[-1] + 1])
+        if hi > lo:
+            yield chunk.loc[wanted[lo:hi]]
+
+
+def _parquet_picked(path: Path, columns: list[str], wanted: np.ndarray) -> Iterator[pd.DataFrame]:
+    """The ``wanted`` rows of a Parquet file, a row group at a time and, within a large row group,
+    a few columns at a time: a row group is decoded whole, so reading it in row batches would
+    still hold all of it (a file written by pandas is one group of up to a million rows)."""
+    parquet = pq.ParquetFile(path)
     start = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns):
-        frame = batch.to_pandas()
-        frame.index = pd.RangeIndex(start, start + len(frame))
-        start += len(frame)
-        yield frame
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        lo, hi = np.searchsorted(wanted, [start, start + rows])
+        if hi > lo:
+            local = pa.array(wanted[lo:hi] - start)
+            step = max(1, CHUNK_CELLS // max(rows, 1))
+            arrays = [
+                array
+                for at in range(0, len(columns), step)
+                for array in read_block(parquet, group, columns[at : at + step]).take(local).columns
+            ]
+            table = pa.Table.from_arrays(arrays, names=columns)
+            frame = table.replace_schema_metadata(parquet.schema_arrow.metadata).to_pandas()
+            frame.index = pd.Index(wanted[lo:hi])
+            yield frame
+        start += rows
 
 
 def chunk_rows_for(columns: int) -> int:
@@ -119,12 +151,9 @@ def read_sample(
     y_kept = None if y is None else y.iloc[kept]
     index = sample_index(len(kept), y_kept, max_rows, seed=seed, stratify=stratify)
     wanted = kept if index is None else kept[index]  # file positions, sorted
-    parts = []
+    picked = _csv_picked if path.suffix.lower() == ".csv" else _parquet_picked
     try:
-        for chunk in iter_chunks(path, columns, chunk_rows_for(len(columns))):
-            lo, hi = np.searchsorted(wanted, [chunk.index[0], chunk.index[-1] + 1])
-            if hi > lo:
-                parts.append(chunk.loc[wanted[lo:hi]])
+        parts = list(picked(path, columns, wanted))
     except Exception as exc:
         raise unreadable(path, exc) from exc
     frame = pd.concat(parts) if parts else pd.DataFrame(columns=columns)
