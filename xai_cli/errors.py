@@ -73,6 +73,12 @@ class MethodError(XaiError):
     code = "method"
 
 
+class TimeLimitError(MethodError):
+    """A method the user named is estimated to take longer than the time limit."""
+
+    code = "time-limit"
+
+
 class NothingComputedError(XaiError):
     """Every method was skipped or failed, so there is nothing to report."""
 

@@ -27,6 +27,8 @@ class ExplainRequest:
     """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
     max_model_size: str | int | None = None
     """Cap on the model's (decompressed) size, e.g. ``"8G"``; None: XAI_MAX_MODEL_SIZE or 1 GiB."""
+    time_limit: float | None = None
+    """Seconds a method may be estimated to take (checked when the run estimates); None: any."""
 
     @property
     def streamed(self) -> bool:

@@ -18,7 +18,7 @@ from xai_cli.methods import REGISTRY
 from xai_cli.reports.document import ok_methods
 from xai_cli.reports.writer import parse_formats
 from xai_cli.run.engine import ExplainRequest, estimates, prepare
-from xai_cli.run.estimate import describe_estimates
+from xai_cli.run.estimate import describe_estimates, resolve_time_limit
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
@@ -124,7 +124,16 @@ def explain_command(
         help="Only estimate each method's time (timed pilots on a few rows), print it and exit.",
     ),
     no_estimate: bool = typer.Option(
-        False, "--no-estimate", help="Skip the time estimate before running (saves its pilots)."
+        False,
+        "--no-estimate",
+        help="Skip the time estimate before running (saves its pilots; no --time-limit check).",
+    ),
+    time_limit: str | None = typer.Option(
+        None,
+        "--time-limit",
+        help="Longest estimated time per method (600, 90s, 10m, 2h, or none; default 10m): "
+        "over it, a method auto chose is skipped with the reason, a method named in "
+        "--methods stops the run before anything runs.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -160,6 +169,7 @@ def explain_command(
             chunk_rows=chunk_rows,
             n_jobs=n_jobs,
             params=_parse_params(param),
+            time_limit=resolve_time_limit(time_limit),
         )
         if estimate_only:
             with err.status("estimating…") as status:

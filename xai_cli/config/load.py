@@ -44,6 +44,7 @@ from xai_cli.load.data import resolve_max_rows
 from xai_cli.methods import REGISTRY
 from xai_cli.reports.writer import parse_formats
 from xai_cli.run.engine import ExplainRequest
+from xai_cli.run.estimate import DEFAULT_TIME_LIMIT, resolve_time_limit
 
 # ------------------------------------------------------------------------------------------ YAML
 
@@ -237,6 +238,8 @@ class Overrides:
     engine: str | None = None
     scheduler: str | None = None
     chunk_rows: int | None = None
+    time_limit: str | None = None
+    """``--time-limit`` as given (``"none"``: no limit), or ``None`` to keep the config's."""
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,8 @@ class JobSpec:
     engine: str = "local"
     scheduler: str | None = None
     chunk_rows: int | None = None
+    time_limit: float | None = DEFAULT_TIME_LIMIT
+    """Seconds a method may be estimated to take; ``None``: no limit."""
 
     def request(self) -> ExplainRequest:
         """The :class:`ExplainRequest` this job runs."""
@@ -277,6 +282,7 @@ class JobSpec:
             engine=self.engine,
             scheduler=self.scheduler,
             chunk_rows=self.chunk_rows,
+            time_limit=self.time_limit,
         )
 
     def settings(self) -> dict[str, Any]:
@@ -296,6 +302,7 @@ class JobSpec:
             "top_k": self.top_k,
             "engine": self.engine,
             "chunk_rows": self.chunk_rows,
+            "time_limit": self.time_limit,
         }
 
 
@@ -435,6 +442,7 @@ class _Builder:
                 engine=o.engine or self.execution.engine,
                 scheduler=o.scheduler or self.execution.scheduler,
                 chunk_rows=o.chunk_rows or self.execution.chunk_rows,
+                time_limit=resolve_time_limit(o.time_limit or self.execution.time_limit),
             )
         )
 

@@ -114,6 +114,9 @@ FormatName = Annotated[
 ]
 JobName = Annotated[str, Field(pattern=NAME_PATTERN)]
 PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+TIME_LIMIT_PATTERN = r"^\s*(none|[0-9]+(\.[0-9]+)?\s*(s|m|min|h)?)\s*$"
+"""A duration as ``--time-limit`` takes it (:func:`xai_cli.run.estimate.resolve_time_limit`)."""
 
 
 def _path_shorthand(value: Any) -> Any:
@@ -282,6 +285,12 @@ class Execution(Strict):
     scheduler: str | None = Field(None, description="Dask scheduler address; default LocalCluster.")
     chunk_rows: PositiveInt | None = Field(
         None, description="Stream row-wise methods over every row, this many rows at a time."
+    )
+    time_limit: PositiveFloat | Annotated[str, Field(pattern=TIME_LIMIT_PATTERN)] = Field(
+        "10m",
+        description="Longest estimated time per method: seconds, or 90s, 10m, 2h, or 'none'. "
+        "Over it, a method auto chose is skipped with the reason; one named in methods fails "
+        "the job before anything runs.",
     )
 
 

@@ -114,7 +114,8 @@ class Permutation:
     ) -> tuple[float, str]:
         """This run's time from its parts, timed on all the rows: ``1 + F x R`` predictions and
         scores (the baseline, then each shuffled column and repeat) and the bootstrap, whose
-        per-metric cost is timed on one metric."""
+        per-metric cost is timed on one metric (only when the run keeps the predictions for it:
+        wide data does not, see :data:`MAX_KEPT_CELLS`)."""
         assert ctx.y is not None
         repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
         calls = 1 + len(ctx.adapter.feature_names) * repeats
@@ -125,6 +126,8 @@ class Permutation:
             score_predictions(ctx.adapter, predictions, ctx.y)
             timings.append(timer() - start)
         one_call = min(timings)
+        if predictions.size * calls > MAX_KEPT_CELLS:  # no bootstrap: see explain()
+            return calls * one_call, f"one prediction and score timed, x {calls} calls"
         start = timer()
         resamples = list(resample_counts(len(ctx.y), seed=ctx.seed))
         drawing = timer() - start  # done once per run

@@ -39,7 +39,7 @@ from xai_cli.results import (
     RunProvenance,
 )
 from xai_cli.run.distributed import DaskSession
-from xai_cli.run.estimate import Estimate, estimate
+from xai_cli.run.estimate import Estimate, apply_time_limit, estimate
 from xai_cli.run.rowwise import RowwiseJob, run_streamed
 
 __all__ = [
@@ -328,7 +328,8 @@ def explain(
     """Run ``xai explain``: every chosen method on one model and one dataset, then compare.
 
     With ``on_estimates``, each method's time is estimated first and handed to it before any
-    method runs (the CLI prints them); the estimates are kept in the methods' provenance.
+    method runs (the CLI prints them); the estimates are kept in the methods' provenance, and
+    ``request.time_limit`` applies to them (:func:`xai_cli.run.estimate.apply_time_limit`).
     Raises :class:`xai_cli.errors.XaiError` for bad input; backend failures are recorded in the
     result instead.
     """
@@ -356,14 +357,16 @@ def run_prepared(
     t0 = time.perf_counter() if t0 is None else t0
     adapter, X = prep.adapter, prep.X
     guessed: dict[str, float | None] = {}
+    chosen, over_time = prep.chosen, ()
     if on_estimates is not None:
         found = estimates(request, prep, progress)
         on_estimates(found)
         guessed = {e.method: e.seconds for e in found}
+        chosen, over_time = apply_time_limit(prep.chosen, found, request.time_limit)
     results: list[MethodOutcome] = []
     checks: list[Additivity] = []
     with DaskSession(request.scheduler) if request.engine == "dask" else _no_dask() as dask:
-        for explainer, chosen_by in prep.chosen:
+        for explainer, chosen_by in chosen:
             guess = guessed.get(explainer.name)
             progress(f"running {explainer.name}" + (f" (~{guess:.1f} s)" if guess else ""))
             outcome, check = _run_method(request, prep, explainer, chosen_by, dask, progress)
@@ -399,6 +402,6 @@ def run_prepared(
         provenance=provenance,
         features=adapter.feature_names,
         outputs=adapter.outputs,
-        outcomes=tuple(results) + prep.skipped,
+        outcomes=tuple(results) + over_time + prep.skipped,
         comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),
     )
