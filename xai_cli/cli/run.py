@@ -167,7 +167,7 @@ def run_command(
             chunk_rows=chunk_rows,
         )
         plan = load_plan(config, overrides)
-        if any(job.trust for job in plan.jobs):
+        if any(job.request.trust_model for job in plan.jobs):
             err.print(
                 "[yellow]warning:[/] some models are loaded with a full unpickler (trust) and "
                 "can run any code in them",
