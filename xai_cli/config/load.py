@@ -43,6 +43,7 @@ from xai_cli.config.schema import (
 from xai_cli.errors import XaiError
 from xai_cli.load.data import resolve_max_rows
 from xai_cli.methods import REGISTRY, taking_params
+from xai_cli.methods.params import out_of_range
 from xai_cli.reports.writer import parse_formats
 from xai_cli.request import DEFAULT_SEED, DEFAULT_TOP_K, ExplainRequest
 
@@ -196,6 +197,8 @@ def _problem(err: Mapping[str, Any]) -> Problem:
             f"'{value}' is not a usable name: letters, digits, '.', '_' and '-', starting "
             "with a letter or digit, at most 100 characters",
         )
+    if len(loc) >= 3 and loc[-3] == "params" and out_of_range(err):
+        return Problem(loc, str(out_of_range(err)))  # as --param says it
     if kind in ("unknown_method", "unknown_format", "path_or_mapping"):
         return Problem(loc, err["msg"])
     message = err["msg"].replace("Input should be", "expected")

@@ -58,6 +58,14 @@ _KINDS = {
 }
 
 
+def out_of_range(err: Mapping[str, Any]) -> str | None:
+    """``must be >= 1 (got 0)`` for a pydantic bound error, else ``None``."""
+    if err["type"] not in _BOUNDS:
+        return None
+    name, sign = _BOUNDS[err["type"]]
+    return f"must be {sign} {(err.get('ctx') or {}).get(name)} (got {err.get('input')})"
+
+
 def _message(method: str, model: type[MethodParams], err: Mapping[str, Any]) -> str:
     """One pydantic error as one plain sentence naming the method and the parameter."""
     key = ".".join(str(p) for p in err["loc"])
@@ -67,9 +75,9 @@ def _message(method: str, model: type[MethodParams], err: Mapping[str, Any]) -> 
         if not names:
             return f"method '{method}' takes no parameters (got '{key}')"
         return f"unknown parameter '{key}' for method '{method}'{did_you_mean(key, names)}"
-    if kind in _BOUNDS:
-        name, sign = _BOUNDS[kind]
-        return f"{method}: {key} must be {sign} {ctx.get(name)} (got {value})"
+    bound = out_of_range(err)
+    if bound is not None:
+        return f"{method}: {key} {bound}"
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         hint = did_you_mean(str(value), re.findall(r"'([^']*)'", expected))
@@ -81,14 +89,21 @@ def _message(method: str, model: type[MethodParams], err: Mapping[str, Any]) -> 
 
 def describe_field(name: str, model: type[MethodParams]) -> str:
     """``n_repeats (integer >= 1, default 5)``: one parameter for hints and help."""
-    info = model.model_fields[name]
     schema = model.model_json_schema()["properties"][name]
-    return f"{name} ({_type_text(schema)}, default {info.default!r})"
+    return f"{name} ({_type_text(schema)}, default {_default(model, name)})"
+
+
+def _default(model: type[MethodParams], name: str) -> str:
+    """A field's default as a user writes it; ``unset`` for ``None`` (the description says
+    what unset means)."""
+    value = model.model_fields[name].default
+    return "unset" if value is None else repr(value)
 
 
 def _type_text(schema: Mapping[str, Any]) -> str:
-    """A field's JSON Schema in words: ``integer >= 1``, ``'auto' or 'native'``."""
-    options = schema.get("anyOf")
+    """A field's JSON Schema in words: ``integer >= 1``, ``'auto' or 'native'`` (an optional
+    value's ``null`` is left out: leaving it unset is how a user gives it)."""
+    options = [o for o in schema.get("anyOf", []) if o.get("type") != "null"]
     if options:
         return " or ".join(_type_text(o) for o in options)
     if "enum" in schema:
@@ -159,6 +174,7 @@ def markdown_table(explainers: Iterable[Any]) -> str:
         for name, info in model.model_fields.items():
             lines.append(
                 f"| `{explainer.name}` | `{name}` | {_type_text(properties[name])} | "
-                f"`{info.default!r}` | {info.description or ''} |"
+                f"{_default(model, name)} | {info.description or ''} |"
             )
     return "\n".join(lines) + "\n"
+
