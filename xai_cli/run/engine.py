@@ -26,7 +26,6 @@ from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
-from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
@@ -139,12 +138,6 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
     )
 
 
-def _params(request: ExplainRequest, explainer: Explainer) -> MethodParams:
-    """A method's typed params, with the run-wide ``n_jobs`` where the method declares one and
-    was not given its own."""
-    return request.params_for(explainer)
-
-
 def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
     """What a method's attributions must add up to: the raw output, or class probabilities when
     the method explains probabilities of a model whose raw output is something else."""
@@ -164,7 +157,7 @@ def _rowwise_job(request: ExplainRequest, explainer: Explainer, sample_rows: int
         seed=request.seed,
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
-        params=_params(request, explainer),
+        params=request.params_for(explainer),
     )
 
 
@@ -216,7 +209,7 @@ class Prepared:
             X=self.X,
             y=self.encoded,
             seed=request.seed,
-            params=_params(request, explainer),
+            params=request.params_for(explainer),
             task_map=dask.map if distributes and dask is not None else None,
         )
 
