@@ -27,6 +27,13 @@ class UsageError(XaiError):
     code = "usage"
 
 
+class ParamError(UsageError, ValueError):
+    """A method parameter is unknown, of the wrong type or out of range (``--param``, the API).
+
+    Also a ``ValueError``, so Python callers can catch it as scikit-learn's invalid parameters.
+    """
+
+
 class MissingFileError(XaiError):
     """A path the user gave does not exist."""
 

@@ -43,6 +43,7 @@ from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.reports.document import Document
 from xai_cli.reports.writer import FORMATS, atomic_write
+from xai_cli.request import DEFAULT_METHODS
 from xai_cli.run import engine
 from xai_cli.run.engine import ExplainRequest
 
@@ -109,18 +110,18 @@ def load_audit(
         name = base if seen[base] == 1 or spec.name else f"{base}-{seen[base]}"
         named.append(NamedRule(name, spec))
         for job in plan.jobs:
-            if job.methods != ("auto",):
+            if job.request.methods != DEFAULT_METHODS:
                 for key, names in _rule_methods(spec):
                     for j, method in enumerate(names):
-                        if method != CONSENSUS and method not in job.methods:
+                        if method != CONSENSUS and method not in job.request.methods:
                             problems.append(
                                 Problem(
                                     ("audit", "rules", i, key, j),
                                     f"method '{method}' is not run by job '{job.name}' "
-                                    f"(methods: {', '.join(job.methods)})",
+                                    f"(methods: {', '.join(job.request.methods)})",
                                 )
                             )
-            if isinstance(spec, NoiseFloorRule) and job.target is None:
+            if isinstance(spec, NoiseFloorRule) and job.request.target is None:
                 problems.append(
                     Problem(
                         ("audit", "rules", i),
@@ -221,7 +222,7 @@ class _JobContext:
                 p.y,
                 repeats=spec.repeats,
                 confidence=spec.confidence,
-                seed=self.job.seed,
+                seed=self.job.request.seed,
             )
         return self.floors[key]
 
@@ -241,9 +242,9 @@ class _JobContext:
                         p.X,
                         p.y,
                         REGISTRY[method],
-                        params=self.job.params.get(method, {}),
+                        params=self.job.request.params_for(REGISTRY[method]),
                         resamples=spec.resamples,
-                        seed=self.job.seed,
+                        seed=self.job.request.seed,
                     )
                 except Exception as exc:  # one method failing must not hide the others
                     self.stable[key] = f"failed on a resample: {describe(exc)}"
@@ -302,7 +303,7 @@ def audit_job(
 ) -> JobAudit:
     """Explain one job and check every rule; a job that cannot run makes every rule ``ERROR``."""
     try:
-        explanation = explain_request(job.request(), lambda m: progress(f"{job.name}: {m}"))
+        explanation = explain_request(job.request, lambda m: progress(f"{job.name}: {m}"))
     except XaiError as exc:
         why = f"the job could not run: {exc.message}" + (f" ({exc.cause})" if exc.cause else "")
         return JobAudit(

@@ -176,7 +176,7 @@ def run_command(
         if time_limit is not None:
             resolve_time_limit(time_limit)  # a bad value is a usage error, before the config
         plan = load_plan(config, overrides)
-        if any(job.trust for job in plan.jobs):
+        if any(job.request.trust_model for job in plan.jobs):
             err.print(
                 "[yellow]warning:[/] some models are loaded with a full unpickler (trust) and "
                 "can run any code in them",

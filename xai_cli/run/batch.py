@@ -197,7 +197,7 @@ def run_job(
                 previous = JobOutcome.from_dict(stored["outcome"])
                 return replace(previous, status="skipped", resumed_from=key)
         explanation = explain_request(
-            job.request(),
+            job.request,
             progress=lambda msg: say(job.name, msg),
             on_estimates=lambda found: say(job.name, describe_estimates(found)),
         )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -25,7 +24,7 @@ from xai_cli.compare.agreement import additivity, compare, intervals_from_bootst
 from xai_cli.errors import MethodError, describe
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
-from xai_cli.methods import REGISTRY, ExplainContext, Explainer
+from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ExplainRequest
@@ -73,7 +72,7 @@ def choose(
     skipped: list[MethodOutcome] = []
     if list(requested) in (["auto"], []):
         for explainer in REGISTRY.values():
-            if not getattr(explainer, "in_auto", True):
+            if not explainer.in_auto:
                 continue  # opt-in methods run only when named
             support = explainer.supports(adapter)
             if not support.ok:
@@ -87,10 +86,8 @@ def choose(
         return chosen, skipped
     for name in requested:
         if name not in REGISTRY:
-            close = difflib.get_close_matches(name, list(REGISTRY), n=1)
             raise MethodError(
-                f"unknown method '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
-                hint="`xai methods MODEL` lists the methods and which apply",
+                unknown_method(name), hint="`xai methods MODEL` lists the methods and which apply"
             )
         explainer = REGISTRY[name]
         support = explainer.supports(adapter)
@@ -150,14 +147,6 @@ def run_one(explainer: Explainer, chosen_by: str, ctx: ExplainContext) -> Method
     )
 
 
-def _params(request: ExplainRequest, method: str) -> dict[str, object]:
-    """A method's params, with the run-wide ``n_jobs`` unless the method sets its own."""
-    params = dict(request.params.get(method, {}))
-    if request.n_jobs is not None:
-        params.setdefault("n_jobs", request.n_jobs)
-    return params
-
-
 def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
     """What a method's attributions must add up to: the raw output, or class probabilities when
     the method explains probabilities of a model whose raw output is something else."""
@@ -167,17 +156,17 @@ def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame
     return adapter.predict_raw(X)
 
 
-def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> RowwiseJob:
+def _rowwise_job(request: ExplainRequest, explainer: Explainer, sample_rows: int) -> RowwiseJob:
     return RowwiseJob(
         model_path=str(Path(request.model_path).resolve()),
         trust_model=request.trust_model,
-        method=method,
+        method=explainer.name,
         target=request.target,
         drop=request.drop,
         seed=request.seed,
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
-        params=_params(request, method),
+        params=request.params_for(explainer),
     )
 
 
@@ -223,25 +212,26 @@ class Prepared:
         self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
     ) -> ExplainContext:
         """A backend's context; with the run's Dask session for backends that distribute."""
-        distributes = dask is not None and getattr(explainer, "distributes", False)
+        distributes = dask is not None and explainer.distributes
         return ExplainContext(
             adapter=self.adapter,
             X=self.X,
             y=self.encoded,
             seed=request.seed,
-            params=_params(request, explainer.name),
+            params=request.params_for(explainer),
             task_map=dask.map if distributes and dask is not None else None,
         )
 
     def streams(self, request: ExplainRequest, explainer: Explainer) -> bool:
         """Whether ``explainer`` runs streamed over every row rather than on the sample."""
-        return request.streamed and getattr(explainer, "row_wise", False)
+        return request.streamed and explainer.row_wise
 
 
 def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
-    """Load the model and data files, check and sample them; raises ``XaiError`` on bad input."""
-    if request.top_k < 1:
-        raise MethodError("--top-k must be at least 1")
+    """Load, check and sample everything a run needs; raises ``XaiError`` on bad input.
+
+    The request checked its options and parameters when it was made, before this loads anything.
+    """
     progress(f"loading model {request.model_path}")
     loaded = load_model(
         request.model_path, trust=request.trust_model, max_bytes=request.max_model_size
@@ -311,7 +301,7 @@ def _run_method(
     ctx = prep.context(request, explainer, dask)
     if prep.streams(request, explainer):
         return run_streamed(
-            explainer, chosen_by, ctx, _rowwise_job(request, explainer.name, len(prep.X)),
+            explainer, chosen_by, ctx, _rowwise_job(request, explainer, len(prep.X)),
             Path(request.data_path), request.engine, dask, progress,
         )  # fmt: skip
     outcome = run_one(explainer, chosen_by, ctx)

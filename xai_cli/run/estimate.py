@@ -7,7 +7,8 @@ imports and numba compilation, which the real run then no longer pays). The two 
 fixed cost and a cost per row, so the estimate is ``fixed + per_row * rows``; the pilots cost
 about 5% of the run. A method whose cost is a known multiple of a few timed steps (permutation:
 one prediction and one score per shuffled column and repeat) times those steps instead, through
-its ``estimate_seconds(ctx, timer)`` hook: its fixed per-call costs would swamp a small pilot.
+the cost model every method declares, ``estimate_seconds(ctx, timer)`` (``None``: none, pilot
+it): its fixed per-call costs would swamp a small pilot.
 Pilots use the method's own settings (background sample, repeats, threads), so the estimate is
 for this run on this machine, not a cost model.
 Estimates are rough by nature; report.json keeps each next to the measured time.
@@ -69,12 +70,12 @@ def estimate(
     name = explainer.name
     if not explainer.uses_rows:
         return Estimate(name, None, rows, "reads the model only: about constant, not piloted")
-    hook = getattr(explainer, "estimate_seconds", None)
-    if hook is not None:
-        try:
-            seconds, basis = hook(ctx, timer)
-        except Exception as exc:  # an estimate must never stop the run
-            return Estimate(name, None, rows, f"estimate failed: {describe(exc, 120)}")
+    try:
+        modelled = explainer.estimate_seconds(ctx, timer)
+    except Exception as exc:  # an estimate must never stop the run
+        return Estimate(name, None, rows, f"estimate failed: {describe(exc, 120)}")
+    if modelled is not None:
+        seconds, basis = modelled
         return Estimate(name, seconds, rows, basis)
     n = len(ctx.X)
     if n < PILOT_FROM:
