@@ -65,7 +65,10 @@ def test_api_and_cli_give_identical_numbers(model_file: str, sample_models: Path
     pd.testing.assert_frame_equal(
         _key(api.agreement, pair), _key(pd.DataFrame(cli["agreement"]), pair)
     )
-    assert api.document["additivity"] == cli["additivity"]
+    for mine, theirs in zip(api.document["additivity"], cli["additivity"], strict=True):
+        # thread-parallel sums may differ in the last bits of an error that is itself ~1e-14
+        assert mine == {**theirs, **{k: pytest.approx(theirs[k], abs=1e-12)
+                                     for k in ("max_abs_error", "p99_abs_error")}}  # fmt: skip
     assert api.document["rank_intervals"] == cli["rank_intervals"]
     assert [m["status"] for m in api.document["methods"]] == [
         m["status"] for m in cli["methods"]
@@ -82,7 +85,7 @@ def test_result_object_in_a_notebook(sample_models: Path, tmp_path: Path) -> Non
     shap = r.attributions("treeshap")
     assert shap.shape == (500, frame.shape[1]) and list(shap.columns) == list(frame.columns)
     local = r.local("treeshap")  # additivity by hand: sum of SHAP + base = raw margin
-    raw = model.predict(r.prepared.X, output_margin=True)
+    raw = r.prepared.adapter.predict_raw(r.prepared.X)[:, 0]
     np.testing.assert_allclose(local.values[:, :, 0].sum(1) + local.base_values[:, 0], raw,
                                atol=1e-4)  # fmt: skip
     html = r._repr_html_()
@@ -122,3 +125,14 @@ def test_package_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_api_validates_params_before_any_work(sample_models: Path) -> None:
+    from xai_cli.errors import UsageError
+
+    model = load_model(sample_models / "adult_xgboost.joblib").obj
+    frame = _read("adult.parquet")
+    with pytest.raises(UsageError, match="did you mean 'n_repeats'"):
+        xai_cli.explain(model, frame, "income", params={"permutation": {"n_repeatz": 3}})
+    with pytest.raises(UsageError, match="n_repeats must be >= 1"):
+        xai_cli.explain(model, frame, "income", params={"permutation": {"n_repeats": 0}})
