@@ -118,8 +118,8 @@ def write_files(
     except BaseException:
         _discard(list(temporaries.values())[renamed:], [])
         raise
-    for folder in dict.fromkeys(path.parent for path in encoded):
-        _sync_folder(folder)
+    for parent in dict.fromkeys(path.parent for path in encoded):
+        _sync_folder(parent)
     return list(encoded)
 
 
