@@ -92,6 +92,14 @@ class NothingComputedError(XaiError):
     code = "nothing-computed"
 
 
+class OutputError(XaiError):
+    """A report or output file could not be written (no space left, read-only file system,
+    permission denied, ...); nothing of the new set was put in place."""
+
+    code = "output"
+    default_hint = "free some space or pass another --out"
+
+
 def describe(exc: BaseException, limit: int = 240) -> str:
     """``"TypeName: first line of the message"``, cut to ``limit`` characters, for ``cause:`` lines
     and failure reasons (library messages can run to pages)."""

@@ -9,6 +9,7 @@ terminal; :func:`write_outputs` is the only function that writes files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -42,7 +43,8 @@ from xai_cli.errors import DataError, MissingFileError, XaiError, describe
 from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.reports.document import Document
-from xai_cli.reports.writer import FORMATS, atomic_write
+from xai_cli.reports.files import output_error, write_files
+from xai_cli.reports.writer import FORMATS
 from xai_cli.request import DEFAULT_METHODS
 from xai_cli.run import engine
 from xai_cli.run.engine import ExplainRequest
@@ -382,9 +384,11 @@ def audit_document(
 def write_outputs(
     audit_doc: Document, jobs: list[JobAudit], out_dir: Path, formats: tuple[str, ...]
 ) -> list[Path]:
-    """Write every job's reports and ``audit.json``/``audit.md``/``audit.junit.xml``, atomically.
+    """Write every job's reports and ``audit.json``/``.md``/``.junit.xml``, all or nothing.
 
-    Everything is rendered before anything is written, so a renderer error leaves no partial set.
+    Everything is rendered before anything is written, so a renderer error leaves no partial set,
+    and written through :func:`~xai_cli.reports.files.write_files`, so a write error (disk full,
+    read-only folder) is an :class:`~xai_cli.errors.OutputError` that leaves the previous outputs.
     """
     rendered: dict[Path, str] = {}
     for j in jobs:
@@ -395,29 +399,32 @@ def write_outputs(
     rendered[out_dir / "audit.json"] = json.dumps(audit_doc, indent=2, allow_nan=False) + "\n"
     rendered[out_dir / "audit.md"] = markdown.render_audit(audit_doc)
     rendered[out_dir / "audit.junit.xml"] = junit.render(junit.audit_suites(audit_doc))
-    try:
-        for path, text in rendered.items():
-            atomic_write(path, text)
-    except OSError as exc:
-        raise XaiError(
-            f"cannot write the audit outputs to {out_dir}",
-            cause=describe(exc),
-            hint="pass another --out",
-        ) from exc
-    return list(rendered)
+    return write_files(rendered, "the audit outputs")
 
 
 def append_step_summary(text: str, env: Mapping[str, str] | None = None) -> Path | None:
-    """Append ``text`` to the file named by ``GITHUB_STEP_SUMMARY`` (GitHub Actions), if set."""
+    """Append ``text`` to the file named by ``GITHUB_STEP_SUMMARY`` (GitHub Actions), if set.
+
+    A failed append is cut back to the file's previous length, so the summary never ends in half
+    a report, and raised as an :class:`~xai_cli.errors.OutputError` naming the cause.
+    """
     target = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     path = Path(target)
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
+        with path.open("ab") as handle:
+            size = handle.tell()
+            try:
+                handle.write(data)
+                handle.flush()
+            except OSError:  # do not leave half a summary behind
+                with contextlib.suppress(OSError):
+                    handle.truncate(size)
+                raise
     except OSError as exc:
-        raise XaiError(
-            f"cannot append to GITHUB_STEP_SUMMARY ({path})", cause=describe(exc)
-        ) from exc
+        error = output_error(exc, "the step summary", path)
+        error.hint = "check the file GITHUB_STEP_SUMMARY names, or unset it"
+        raise error from exc
     return path

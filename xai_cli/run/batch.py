@@ -34,10 +34,11 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 from xai_cli import __version__
 from xai_cli.api import explain_request
 from xai_cli.config.load import JobSpec, Plan
-from xai_cli.errors import XaiError, describe
+from xai_cli.errors import OutputError, XaiError, describe
 from xai_cli.load.models import file_sha256
 from xai_cli.reports.document import ok_methods
-from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
+from xai_cli.reports.files import output_error, write_files
+from xai_cli.reports.writer import FORMATS, write_reports
 from xai_cli.run.estimate import describe_estimates
 
 FINGERPRINT_FILE = ".xai-job.json"
@@ -158,14 +159,25 @@ def _summary(
 
 
 def _replace_folder(partial: Path, final: Path) -> None:
-    """Move a complete partial folder into place, replacing an earlier one."""
-    if final.exists():
-        trash = final.with_name(f".{final.name}{PARTIAL_MARK}old-{uuid.uuid4().hex[:8]}")
-        final.rename(trash)
-        partial.rename(final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        partial.rename(final)
+    """Move a complete partial folder into place, replacing an earlier one.
+
+    The earlier folder is first renamed aside; if the new one then cannot take its place, the
+    earlier one is renamed back, so a failure leaves it as it was (an :class:`OutputError`).
+    """
+    try:
+        if final.exists():
+            trash = final.with_name(f".{final.name}{PARTIAL_MARK}old-{uuid.uuid4().hex[:8]}")
+            final.rename(trash)
+            try:
+                partial.rename(final)
+            except BaseException:
+                trash.rename(final)
+                raise
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            partial.rename(final)
+    except OSError as exc:
+        raise output_error(exc, "the job folder", final.parent, final) from exc
 
 
 def run_job(
@@ -180,7 +192,10 @@ def run_job(
     """Run one job and write its folder; never raises for a job's own failure.
 
     A failed job leaves no folder: a stale one from an earlier run is removed, so nothing reads an
-    old report as the answer for the current inputs. ``run_id`` is stored in the fingerprint file
+    old report as the answer for the current inputs. The exception is a job that ran but could not
+    write its folder (an :class:`OutputError`: disk full, read-only folder): its earlier folder is
+    left exactly as it was, like every other output xai fails to replace, and ``--resume`` tells
+    it apart by its fingerprint. ``run_id`` is stored in the fingerprint file
     so :func:`run_plan` can tell a folder this run wrote from an older one.
     """
     say: Notify = notify or (lambda _name, _msg: None)
@@ -204,7 +219,7 @@ def run_job(
         doc = explanation.document
         partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
         try:
-            paths = write_reports(doc, partial, formats)
+            paths = write_reports(doc, partial, formats, shown=final)
             outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
             record = {
                 "key": key,
@@ -212,12 +227,14 @@ def run_job(
                 "outcome": outcome.to_dict(),
                 "run_id": run_id,
             }
-            atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
+            text = json.dumps(record, indent=2, sort_keys=True)
+            write_files({partial / FINGERPRINT_FILE: text}, "the job record", final)
             _replace_folder(partial, final)
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     except Exception as exc:  # one job's failure must not stop the batch
-        shutil.rmtree(final, ignore_errors=True)
+        if not isinstance(exc, OutputError):  # a write failure leaves the earlier folder as it was
+            shutil.rmtree(final, ignore_errors=True)
         if isinstance(exc, XaiError):
             message = f"error[{exc.code}]: {exc.message}"
         else:
@@ -283,7 +300,10 @@ def run_plan(
     that dies takes only its unfinished jobs with it: they are reported as errors (unless their
     folder shows they ended, see :func:`_unfinished`), and ``--resume`` reruns just them.
     """
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, "the run's outputs", plan.out_dir) from exc
     clean_partials(plan.out_dir)
     done: list[JobOutcome] = []
     run_id = uuid.uuid4().hex
