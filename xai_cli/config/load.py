@@ -41,7 +41,7 @@ from xai_cli.config.schema import (
     _suggest,
     dotted,
 )
-from xai_cli.errors import describe
+from xai_cli.errors import describe, printable
 from xai_cli.load.data import resolve_max_rows
 from xai_cli.methods import REGISTRY
 from xai_cli.reports.writer import parse_formats
@@ -115,7 +115,7 @@ def read_yaml(path: Path, shown: str) -> YamlDoc:
             f"{where}: invalid YAML: character #x{exc.character:04x} is not allowed", hint=None
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(_printable(f"{shown}: invalid YAML: {exc}"), hint=None) from None
+        raise ConfigError(printable(f"{shown}: invalid YAML: {exc}"), hint=None) from None
     except RecursionError:  # PyYAML's composer recurses once per level, before our depth check
         raise ConfigError(
             f"{shown}: invalid YAML: nested more than {MAX_DEPTH} levels deep",
@@ -467,21 +467,13 @@ class _Builder:
         )
 
 
-def _printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``): keys and values come from
-    the file, and a raw newline or terminal escape would break the one-line-per-problem report."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _report(shown: str, doc: YamlDoc, problems: list[Problem]) -> ConfigError:
     unique = list(dict.fromkeys(problems))
     lines = sorted(
         ((doc.line(p.loc), dotted(p.loc), p.message) for p in unique), key=lambda t: t[0]
     )
     rendered = tuple(
-        _printable(f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}")
+        printable(f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}")
         for line, path, message in lines
     )
     if len(rendered) == 1:
