@@ -52,6 +52,14 @@ def fuzz_settings(default: int, **extra: Any) -> settings:
     )
 
 
+class FileBytes(bytes):
+    """Bytes whose repr is short: hypothesis prints fixtures and strategy arguments with a
+    failing example, and these are whole files."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes>"
+
+
 class LoadTimeout(BaseException):  # noqa: N818 - a BaseException so `except Exception` cannot eat it
     """Raised into a load that ran past its time bound (a hang)."""
 

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.conftest import SAMPLE_DATA
-from tests.fuzz_support import fuzz_settings, outcome
+from tests.fuzz_support import FileBytes, fuzz_settings, outcome
 from xai_cli.errors import XaiError
 from xai_cli.load.data import LoadedData, load_data, split_features
 
@@ -128,13 +128,6 @@ def test_random_parquet_loads_or_fails_cleanly(
     frame.to_parquet(path, index=index)
     result = check_load(path)
     assert isinstance(result, XaiError) == (rows == 0), result
-
-
-class FileBytes(bytes):
-    """Bytes whose repr is short: hypothesis prints fixtures with a failing example."""
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} bytes>"
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ from tests.fuzz_pickles import (
     push_str,
     streams,
 )
-from tests.fuzz_support import fuzz_settings, outcome
+from tests.fuzz_support import FileBytes, fuzz_settings, outcome
 from xai_cli.errors import XaiError
 from xai_cli.load.models import LoadedModel, load_model
 
@@ -154,17 +154,17 @@ def real_pickles(sample_models: Path, workdir: Path) -> dict[str, tuple[bytes, l
     for stem in REAL_MODELS:
         source = sample_models / f"{stem}.joblib"
         model = load_model(source).obj
-        variants[f"{stem}-zlib.joblib"] = (source.read_bytes(), [0])
+        variants[f"{stem}-zlib.joblib"] = (FileBytes(source.read_bytes()), [0])
         raw = workdir / f"{stem}-raw.joblib"
         joblib.dump(model, raw)
-        variants[raw.name] = (raw.read_bytes(), _opcode_offsets(raw.read_bytes()))
+        variants[raw.name] = (FileBytes(raw.read_bytes()), _opcode_offsets(raw.read_bytes()))
         for compress in ("gzip", "bz2"):
             packed = workdir / f"{stem}-{compress}.joblib"
             joblib.dump(model, packed, compress=(compress, 1))
-            variants[packed.name] = (packed.read_bytes(), [0])
+            variants[packed.name] = (FileBytes(packed.read_bytes()), [0])
         for protocol in (3, 5):
             data = pickle.dumps(model, protocol=protocol)
-            variants[f"{stem}-p{protocol}.pkl"] = (data, _opcode_offsets(data))
+            variants[f"{stem}-p{protocol}.pkl"] = (FileBytes(data), _opcode_offsets(data))
     return variants
 
 
