@@ -189,7 +189,7 @@ NAME_TEXT = st.text(st.characters(exclude_categories=("C", "Z")), min_size=1, ma
 
 def globals_(pool: tuple[tuple[str, str], ...]) -> st.SearchStrategy[tuple[str, str]]:
     """A name from ``pool``, or a random one now and then."""
-    return st.one_of(st.sampled_from(pool), st.tuples(NAME_TEXT, NAME_TEXT))
+    return st.one_of(st.sampled_from(pool), st.sampled_from(pool), st.tuples(NAME_TEXT, NAME_TEXT))
 
 
 def values(payloads: Payloads, pool: tuple[tuple[str, str], ...]) -> st.SearchStrategy[bytes]:
@@ -269,9 +269,13 @@ def stack_ops() -> st.SearchStrategy[bytes]:
 
 def streams(payloads: Payloads, pool: tuple[tuple[str, str], ...]) -> st.SearchStrategy[bytes]:
     """Whole pickle streams: header, a list of items, ``STOP`` (usually), maybe trailing bytes."""
+    callee = st.tuples(globals_(pool), st.booleans()).map(lambda t: global_ref(*t[0], t[1]))
+    calls = st.builds(
+        call, callee, st.lists(scalars(payloads), max_size=3), st.sampled_from(["REDUCE", "OBJ"])
+    )
     item = st.one_of(
         values(payloads, pool),
-        values(payloads, pool),
+        calls,
         payload_calls(payloads),
         stack_ops(),
         raw_ops(),
@@ -280,7 +284,9 @@ def streams(payloads: Payloads, pool: tuple[tuple[str, str], ...]) -> st.SearchS
     @st.composite
     def build(draw: st.DrawFn) -> bytes:
         proto = draw(st.sampled_from([b"", *(OP["PROTO"] + bytes([p]) for p in (2, 3, 4, 5))]))
-        body = b"".join(draw(st.lists(item, min_size=1, max_size=6)))
+        items = draw(st.lists(item, max_size=6))
+        items.insert(draw(st.integers(0, len(items))), draw(calls))  # at least one global
+        body = b"".join(items)
         if proto and proto[1] >= 4 and draw(st.booleans()):
             length = draw(st.sampled_from([len(body) + 1, len(body), 0, 2**40]))
             body = OP["FRAME"] + struct.pack("<Q", length) + body

@@ -28,8 +28,10 @@ T = TypeVar("T")
 LOAD_SECONDS = 10.0
 """How long one in-process load may take before the example counts as a hang."""
 
-LOAD_MEMORY = 1 << 30
-"""Address space one in-process load may add (1 GiB): more is a memory blow-up, not a load."""
+LOAD_MEMORY = 4 << 30
+"""Address space one in-process load may add (4 GiB): more is a memory blow-up, not a load.
+Not less: Arrow's allocator reserves address space in large chunks, and with 1 GiB a second
+Parquet or CSV read failed with ``ArrowMemoryError: malloc of size 64 failed``."""
 
 
 def examples(default: int) -> int:
