@@ -100,9 +100,18 @@ class OutputError(XaiError):
     default_hint = "free some space or pass another --out"
 
 
+def printable(text: str) -> str:
+    """``text`` with control and line-break characters escaped (``\\x1b``, ``\\n``), for user
+    data (column names, YAML keys, library messages quoting file bytes) inside a one-line error,
+    where they would split the line or redraw the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def describe(exc: BaseException, limit: int = 240) -> str:
     """``"TypeName: first line of the message"``, cut to ``limit`` characters, for ``cause:`` lines
     and failure reasons (library messages can run to pages)."""
     text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
+    first = printable(text.splitlines()[0]) if text else ""
     return f"{type(exc).__name__}: {first}"[:limit] if first else type(exc).__name__

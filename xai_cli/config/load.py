@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from xai_cli.config.checks import FileChecks, expand_env
+from xai_cli.config.limits import MAX_CONFIG_BYTES, MAX_DEPTH, check_node_graph
 from xai_cli.config.schema import (
     CONFIG_SCHEMA_VERSION,
     RULE_TYPES,
@@ -40,7 +41,7 @@ from xai_cli.config.schema import (
     _suggest,
     dotted,
 )
-from xai_cli.errors import XaiError
+from xai_cli.errors import XaiError, describe, printable
 from xai_cli.load.data import resolve_max_rows
 from xai_cli.methods import REGISTRY, taking_params
 from xai_cli.methods.params import out_of_range
@@ -87,24 +88,50 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
 def read_yaml(path: Path, shown: str) -> YamlDoc:
     """Parse ``path``; bad YAML is one :class:`ConfigError` at ``file:line:col``."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB",
+                hint="a config is a few kilobytes of YAML; check that this is the right file",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {shown}", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {shown}", cause=str(exc)) from exc
-    loader = yaml.SafeLoader(text)
+        raise ConfigError(f"cannot read config file {shown}", cause=describe(exc)) from exc
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader checks the characters first
         node = loader.get_single_node()
+        if node is not None:
+            check_node_graph(node, shown)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
         what = " ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError(f"{where}: invalid YAML: {what}", hint=None) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls)
+        before = text[: exc.position]
+        where = f"{shown}:{before.count(chr(10)) + 1}:{exc.position - before.rfind(chr(10))}"
+        raise ConfigError(
+            f"{where}: invalid YAML: character #x{exc.character:04x} is not allowed", hint=None
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{shown}: invalid YAML: {exc}", hint=None) from None
+        raise ConfigError(printable(f"{shown}: invalid YAML: {exc}"), hint=None) from None
+    except RecursionError:  # PyYAML's composer recurses once per level, before our depth check
+        raise ConfigError(
+            f"{shown}: invalid YAML: nested more than {MAX_DEPTH} levels deep",
+            hint="a config nests a few levels; check the brackets",
+        ) from None
+    except (ValueError, OverflowError) as exc:  # scalars PyYAML resolves but cannot build
+        raise ConfigError(
+            f"{shown}: invalid YAML: a value cannot be read",
+            cause=describe(exc),
+            hint="quote the value to keep it as text",
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = YamlDoc(data)
     if node is not None:
         doc.lines[()] = node.start_mark.line + 1
@@ -445,7 +472,7 @@ def _report(shown: str, doc: YamlDoc, problems: list[Problem]) -> ConfigError:
         ((doc.line(p.loc), dotted(p.loc), p.message) for p in unique), key=lambda t: t[0]
     )
     rendered = tuple(
-        f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}"
+        printable(f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}")
         for line, path, message in lines
     )
     if len(rendered) == 1:

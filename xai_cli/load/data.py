@@ -7,6 +7,7 @@ and say what to do.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from xai_cli.errors import (
     MissingFileError,
     UsageError,
     describe,
+    printable,
 )
 from xai_cli.load.models import file_sha256
 
@@ -97,15 +99,23 @@ def split_features(
     :class:`ColumnMismatchError` listing all of them.
     """
     columns = list(frame.columns)
+    repeated = [c for c, n in Counter(columns).items() if n > 1]
+    if repeated:
+        raise ColumnMismatchError(
+            printable(f"the data has more than one column named {', '.join(map(repr, repeated))}"),
+            hint="give every column a different name",
+        )
     if target is not None and target not in columns:
         raise ColumnMismatchError(
-            f"target column '{target}' is not in the data{_suggest(target, columns)}",
-            hint=f"columns are: {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}",
+            printable(f"target column '{target}' is not in the data{_suggest(target, columns)}"),
+            hint=printable(
+                f"columns are: {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
+            ),
         )
     unknown_drop = [c for c in drop if c not in columns]
     if unknown_drop:
         raise ColumnMismatchError(
-            f"--drop names columns that are not in the data: {', '.join(unknown_drop)}"
+            printable(f"--drop names columns that are not in the data: {', '.join(unknown_drop)}")
         )
     rest = [c for c in columns if c != target and c not in drop]
     y = frame[target] if target is not None else None
@@ -129,7 +139,7 @@ def split_features(
         if unexpected:
             parts.append("unexpected " + ", ".join(f"'{u}'" for u in unexpected))
         raise ColumnMismatchError(
-            "the data's columns do not match the model's features: " + "; ".join(parts),
+            printable("the data's columns do not match the model's features: " + "; ".join(parts)),
             hint="rename the columns, pass --target for the label column and --drop for extra "
             "columns",
         )

@@ -30,7 +30,7 @@ import importlib
 import pickle
 from typing import Any, BinaryIO
 
-from xai_cli.errors import ModelLoadError, RefusedPickleError
+from xai_cli.errors import ModelLoadError, RefusedPickleError, printable
 from xai_cli.load.allowlist import ALLOWED_GLOBALS, REDUCE_CALLABLES
 
 _BUILTIN_BASES = (object, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
@@ -151,7 +151,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         key = _canonical(module, name, self.proto)
         if "." in name or key not in ALLOWED_GLOBALS:
             raise RefusedPickleError(
-                f"refused to load global '{module}.{name}' from the pickle",
+                f"refused to load global '{printable(f'{module}.{name}')}' from the pickle",
                 cause="it is not one of the estimator, value or helper classes the safe loader "
                 "admits (xai_cli/load/allowlist.py); nothing of it was imported or run",
             )
@@ -166,7 +166,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _check_call(self, func: Any, has_args: bool = True) -> None:
         key = self._names.get(id(func))
         if key is None or (has_args and key not in REDUCE_CALLABLES):
-            shown = key or getattr(func, "__qualname__", type(func).__name__)
+            shown = printable(key or getattr(func, "__qualname__", type(func).__name__))
             raise RefusedPickleError(
                 f"refused to call '{shown}' with arguments from the pickle",
                 cause="the safe loader rebuilds estimators from their saved state only; this "
