@@ -113,11 +113,6 @@ CONTROL_NAMES = st.lists(
 """Names with line breaks and terminal escapes (only ``STACK_GLOBAL`` can carry a newline)."""
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="models.py puts the pickle's module/name into RefusedPickleError's message verbatim, "
-    "so a STACK_GLOBAL name with a newline or an ANSI escape spans lines or redraws the terminal",
-)
 @fuzz_settings(30)
 @given(module=CONTROL_NAMES, name=CONTROL_NAMES)
 def test_refusal_of_a_strange_name_is_one_printable_line(
@@ -219,11 +214,6 @@ def test_real_model_variants_load(
         assert isinstance(load_model(path), LoadedModel), name
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="models.py checks names before pickle maps Python 2 names, so protocol 0-2 pickles "
-    "(which say __builtin__.bytearray for builtins.bytearray) of XGBoost models are refused",
-)
 def test_protocol_2_pickle_of_a_real_model_loads(workdir: Path, sample_models: Path) -> None:
     model = load_model(sample_models / "adult_xgboost.joblib").obj
     path = workdir / "protocol2.pkl"
@@ -253,11 +243,6 @@ def ndarray_wrapper_gadget(file_name: str, after: bytes) -> bytes:
     return OP["PROTO"] + b"\x02" + wrapper + state + OP["BUILD"] + OP["POP"] + after + OP["STOP"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="models.py admits joblib.numpy_pickle.NDArrayWrapper (a class in an allowed module), "
-    "and joblib reads its file with np.load(allow_pickle=True): a full unpickler",
-)
 def test_legacy_array_wrapper_cannot_reach_a_full_unpickler(workdir: Path) -> None:
     marker = workdir / MARKER_NAME
     payload = call(global_ref("posix", "system", False), [push_str(f"touch {marker}")], "REDUCE")
@@ -316,12 +301,6 @@ def assert_one_line_exit_2(run: Run, marker: Path) -> None:
         pytest.param(
             call(global_ref("numpy.f2py.__main__", "x", False), [], "REDUCE"),
             id="import-runs-f2py-main",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="models.py imports any module under an allowed package to check the name; "
-                "importing numpy.f2py.__main__ runs f2py's main(), which raises SystemExit past "
-                "the loader's `except Exception`",
-            ),
         ),
         pytest.param(
             # set(range(2**62)): 40 bytes that iterate forever and fill memory
@@ -331,11 +310,6 @@ def assert_one_line_exit_2(run: Run, marker: Path) -> None:
                 "REDUCE",
             ),
             id="set-of-huge-range",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="models.py admits builtins.set and builtins.range, so this only stops "
-                "when memory runs out (here: the test's cap, as a MemoryError)",
-            ),
         ),
     ],
 )
@@ -364,8 +338,9 @@ def test_cli_on_truncated_real_model(workdir: Path, sample_models: Path) -> None
 @pytest.mark.xfail(
     strict=False,
     reason="LightGBM calls std::terminate (the process aborts, exit 134) on a model file with a "
-    "malformed number in a tree; models.py loads it in the CLI's own process, so no error line is "
-    "printed. Found by the mutation fuzzing (the same abort happens in LGBMClassifier's "
+    "malformed number in a tree; xai loads it in the CLI's own process, so no error line is "
+    "printed (a known limit of the loader, see the README's security section). Found by the "
+    "mutation fuzzing (the same abort happens in LGBMClassifier's "
     "__setstate__ for a mutated pickle)",
 )
 def test_cli_on_a_corrupted_lightgbm_text_model(workdir: Path, sample_models: Path) -> None:
