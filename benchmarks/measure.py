@@ -85,7 +85,8 @@ def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[
     """Time ``impl`` on ``rows`` rows of ``work``; returns seconds, rows/s, memory and notes."""
     adapter = adapt(joblib.load(work.model_path))
     X = work.rows(rows)
-    params = {"background_rows": background_rows}
+    # each method validates its own parameters: only the interventional one has a background
+    params = {"background_rows": background_rows} if impl == "xai_interventional" else {}
     ctx = ExplainContext(adapter=adapter, X=X, y=None, seed=0, params=params)
     warm = ExplainContext(adapter=adapter, X=X.iloc[:50], y=None, seed=0, params=params)
     notes: tuple[str, ...] = ()

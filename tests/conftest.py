@@ -12,6 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis (the fuzz tests): by default the same examples on every run, so CI is reproducible;
+# XAI_FUZZ_PROFILE=xai-explore draws fresh ones (with XAI_FUZZ_EXAMPLES=N to search harder).
+settings.register_profile("xai-ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("xai-explore", deadline=None)
+settings.load_profile(os.environ.get("XAI_FUZZ_PROFILE", "xai-ci"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"

@@ -1,6 +1,6 @@
 """``xai audit`` on the shared job runner: ``--jobs 2`` gives what ``--jobs 1`` gives, job folders
-are written atomically (a failing job leaves no folder, partial or stale), ``--resume`` reuses
-unchanged jobs and reruns changed ones.
+are written atomically (never a partial folder; a job that cannot write keeps its earlier folder,
+a job that cannot run leaves none), ``--resume`` reuses unchanged jobs and reruns changed ones.
 
 In process, through ``typer.testing.CliRunner`` on the real app; two small XGBoost models trained
 here (one sound, one with a leaked copy of the label) keep it fast.
@@ -8,6 +8,7 @@ here (one sound, one with a leaked copy of the label) keep it fast.
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import xgboost as xgb
 from typer.testing import CliRunner
 
 from xai_cli.cli import app
+from xai_cli.reports.files import output_error
 from xai_cli.run import batch
 from xai_cli.run.batch import FINGERPRINT_FILE, PARTIAL_MARK
 
@@ -103,33 +105,56 @@ def test_parallel_audit_equals_serial(models: Path, tmp_path: Path) -> None:
     assert visible(parallel) == {"sound", "leaky", "audit.json", "audit.md", "audit.junit.xml"}
 
 
-def test_a_failing_job_leaves_no_partial_or_stale_folder(
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file()}  # fmt: skip
+
+
+def test_a_job_that_cannot_write_keeps_its_earlier_folder_and_leaves_no_partial(
     models: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = write_config(tmp_path, models)
     out = tmp_path / "out"
     assert audit(str(config))[0] == 1
-    assert (out / "leaky" / "report.json").is_file()  # a complete folder from this first audit
+    earlier = snapshot(out / "leaky")  # a complete folder from the first audit
+    assert {"report.json", FINGERPRINT_FILE} <= set(earlier)
 
-    real = batch.atomic_write
+    real = batch.write_files
 
-    def fail_leaky_record(path: Path, text: str) -> None:
+    def disk_full_for_leaky(files, what="the reports", shown=None):
         # the leaky job's reports are already in its partial folder; its record is written last
-        if path.name == FINGERPRINT_FILE and path.parent.name.startswith(".leaky"):
-            raise OSError("disk full")
-        real(path, text)
+        if any(p.name == FINGERPRINT_FILE and p.parent.name.startswith(".leaky") for p in files):
+            raise output_error(OSError(errno.ENOSPC, "No space left"), what, out, shown)
+        return real(files, what, shown)
 
-    monkeypatch.setattr(batch, "atomic_write", fail_leaky_record)
+    monkeypatch.setattr(batch, "write_files", disk_full_for_leaky)
     code, text = audit(str(config))
     assert code == 2, text  # every rule of the job that could not finish is ERROR
-    doc = read(out)
-    leaky = next(j for j in doc["jobs"] if j["name"] == "leaky")
-    assert "the job could not run" in leaky["error"] and "disk full" in leaky["error"]
-    assert {r["status"] for r in leaky["results"]} == {"ERROR"}
-    assert leaky["report"] is None
-    assert not (out / "leaky").exists()  # the stale folder is gone, not mistaken for this run
+    leaky = next(j for j in read(out)["jobs"] if j["name"] == "leaky")
+    assert "the job could not run" in leaky["error"]
+    assert "no space left on device" in leaky["error"]
+    assert {r["status"] for r in leaky["results"]} == {"ERROR"} and leaky["report"] is None
+    assert snapshot(out / "leaky") == earlier  # the earlier folder, exactly as it was
+    assert not [p for p in out.iterdir() if PARTIAL_MARK in p.name]  # the partial one is gone
+    sound = json.loads((out / "sound" / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    assert sound["run_id"] != json.loads(earlier[FINGERPRINT_FILE])["run_id"]  # rewritten
+
+
+def test_a_job_that_cannot_run_removes_its_stale_folder(models: Path, tmp_path: Path) -> None:
+    for name in ("sound", "leaky"):
+        for suffix in (".joblib", ".csv"):
+            (tmp_path / f"{name}{suffix}").write_bytes((models / f"{name}{suffix}").read_bytes())
+    config = write_config(tmp_path, tmp_path)
+    out = tmp_path / "out"
+    assert audit(str(config))[0] == 1 and (out / "leaky" / "report.json").is_file()
+    (tmp_path / "leaky.joblib").write_bytes(b"not a model")
+    code, text = audit(str(config))
+    assert code == 2, text
+    leaky = next(j for j in read(out)["jobs"] if j["name"] == "leaky")
+    assert leaky["error"].startswith("the job could not run: ")
+    assert not (out / "leaky").exists()  # no old report left to be read as this run's answer
     assert not [p for p in out.iterdir() if PARTIAL_MARK in p.name]
-    assert (out / "sound" / FINGERPRINT_FILE).is_file()
+    assert (out / "sound" / "report.json").is_file()
 
 
 def test_resume_reuses_unchanged_jobs_and_reruns_changed_rules(

@@ -110,13 +110,13 @@ def test_every_applicable_backend_keeps_the_contract(planted, family: str, task:
     expected = {
         name
         for name, e in REGISTRY.items()
-        if e.supports(result_adapter(model)).ok and getattr(e, "in_auto", True)
+        if e.supports(result_adapter(model)).ok and e.in_auto
     }
     assert set(ran) == expected, {o.method: o.reason for o in result.outcomes}
     _check_contract(ran)
 
 
-OPT_IN = [name for name, e in REGISTRY.items() if not getattr(e, "in_auto", True)]
+OPT_IN = [name for name, e in REGISTRY.items() if not e.in_auto]
 
 
 @pytest.mark.parametrize(("family", "task"), CASES)

@@ -44,6 +44,9 @@ class Linear:
     uses_rows: bool = True
     seen: list[int] = field(default_factory=list)
 
+    def estimate_seconds(self, ctx: ExplainContext, timer: Any) -> None:
+        return None  # no cost model: estimated by pilots
+
     def explain(self, ctx: ExplainContext) -> None:
         self.clock.now += self.fixed + self.per_row * len(ctx.X) + (0 if self.seen else self.once)
         self.seen.append(len(ctx.X))

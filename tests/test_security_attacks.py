@@ -299,3 +299,36 @@ def test_object_arrays_use_the_restricted_loader(tmp_path: Path) -> None:
     joblib.dump({"names": np.array(["a", "b"], dtype=object)}, ok)
     assert list(load_model(ok).obj["names"]) == ["a", "b"]
     assert io  # keep the import list honest for the helpers above
+
+
+def test_max_model_size_option_raises_and_lowers_the_cap(tmp_path: Path, xai) -> None:
+    model = tmp_path / "blob.joblib"
+    joblib.dump({"blob": bytes(8 * 2**20)}, model, compress=3)
+    data = tmp_path / "d.csv"
+    data.write_text(DATA)
+    run = xai("explain", str(model), str(data), "--max-model-size", "4M", "--out",
+              str(tmp_path / "out"))  # fmt: skip
+    assert run.code == 2 and "error[model-too-large]" in run.stderr
+    run = xai("explain", str(model), str(data), "--max-model-size", "lots", "--out",
+              str(tmp_path / "out"))  # fmt: skip
+    assert run.code == 2 and "error[usage]: not a size: 'lots'" in run.stderr
+    run = xai("methods", str(model), "--max-model-size", "16M")
+    assert run.code == 2 and "model-too-large" not in run.stderr  # loads; a dict is no model
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x80\x02cbuiltins\nset\ncbuiltins\nrange\nK\x00J\x00\xca\x9a;\x86R\x85R.",
+        b"\x80\x02cbuiltins\nfrozenset\n]\x85R.",  # a concrete list is fine: see below
+    ],
+)
+def test_containers_only_from_stored_values(tmp_path: Path, raw: bytes) -> None:
+    """``set(range(10**9))`` is a few bytes of pickle and hours of work: refused by name."""
+    model = tmp_path / "evil.pkl"
+    model.write_bytes(raw)
+    if b"range" in raw:
+        with pytest.raises(RefusedPickleError, match="builtins.range"):
+            load_model(model)
+    else:
+        assert load_model(model).obj == frozenset()

@@ -215,7 +215,6 @@ STDLIB_VALUES = {
     "builtins.set": True,
     "builtins.frozenset": True,
     "builtins.complex": True,
-    "builtins.range": True,
     "builtins.bytes": True,
     "builtins.bytearray": True,
     "copyreg._reconstructor": True,  # replaced by a checked version in the loader

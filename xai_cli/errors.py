@@ -27,6 +27,13 @@ class UsageError(XaiError):
     code = "usage"
 
 
+class ParamError(UsageError, ValueError):
+    """A method parameter is unknown, of the wrong type or out of range (``--param``, the API).
+
+    Also a ``ValueError``, so Python callers can catch it as scikit-learn's invalid parameters.
+    """
+
+
 class MissingFileError(XaiError):
     """A path the user gave does not exist."""
 
@@ -73,15 +80,38 @@ class MethodError(XaiError):
     code = "method"
 
 
+class TimeLimitError(MethodError):
+    """A method the user named is estimated to take longer than the time limit."""
+
+    code = "time-limit"
+
+
 class NothingComputedError(XaiError):
     """Every method was skipped or failed, so there is nothing to report."""
 
     code = "nothing-computed"
 
 
+class OutputError(XaiError):
+    """A report or output file could not be written (no space left, read-only file system,
+    permission denied, ...); nothing of the new set was put in place."""
+
+    code = "output"
+    default_hint = "free some space or pass another --out"
+
+
+def printable(text: str) -> str:
+    """``text`` with control and line-break characters escaped (``\\x1b``, ``\\n``), for user
+    data (column names, YAML keys, library messages quoting file bytes) inside a one-line error,
+    where they would split the line or redraw the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def describe(exc: BaseException, limit: int = 240) -> str:
     """``"TypeName: first line of the message"``, cut to ``limit`` characters, for ``cause:`` lines
     and failure reasons (library messages can run to pages)."""
     text = str(exc).strip()
-    first = text.splitlines()[0] if text else ""
+    first = printable(text.splitlines()[0]) if text else ""
     return f"{type(exc).__name__}: {first}"[:limit] if first else type(exc).__name__

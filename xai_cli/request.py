@@ -1,32 +1,102 @@
-"""What the user asked ``xai explain`` for: one frozen request shared by the CLI, the batch
-runner and the audit, so every entry point runs exactly the same thing."""
+"""What the user asked ``xai explain`` for: one frozen, validated request shared by the CLI, the
+batch runner (``xai run``), the audit and the Python API, so every entry point runs exactly the
+same thing and refuses the same mistakes.
+
+The request checks itself when it is made, before any model is loaded: method ids (with a "did
+you mean"), every method's parameters against the model the method declares
+(:func:`xai_cli.methods.validate_params`), and the run-wide settings' ranges. Each default lives
+here once (``DEFAULT_*``); the CLI options and the config schema use these constants.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from xai_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from xai_cli.methods.base import Explainer
+    from xai_cli.methods.params import MethodParams
+
+DEFAULT_METHODS: tuple[str, ...] = ("auto",)
+"""Every applicable method that ``auto`` runs."""
+DEFAULT_SEED = 0
+"""The one seed for sampling, shuffles and background samples."""
+DEFAULT_TOP_K = 5
+"""k for top-k overlap and the consensus."""
+ENGINES = ("local", "dask")
+"""Where row-wise methods run: in process, or streamed over every row on Dask."""
+DEFAULT_ENGINE = "local"
 
 
 @dataclass(frozen=True)
 class ExplainRequest:
-    """What the user asked for; every option of ``xai explain``."""
+    """What the user asked for; every option of ``xai explain``, checked when made.
+
+    ``params`` may be given as ``{method: {name: value}}`` (text is coerced, as from
+    ``--param``); it is stored as ``{method: typed params}``. Raises
+    :class:`xai_cli.errors.UsageError` (``ParamError`` for parameters, ``MethodError`` for an
+    unknown method) on the first problem.
+    """
 
     model_path: str
     data_path: str
     target: str | None = None
-    methods: tuple[str, ...] = ("auto",)
+    methods: tuple[str, ...] = DEFAULT_METHODS
     max_rows: int | None = None
-    seed: int = 0
-    top_k: int = 5
+    """Explain a seeded sample of at most this many rows; ``None``: every row."""
+    seed: int = DEFAULT_SEED
+    top_k: int = DEFAULT_TOP_K
     trust_model: bool = False
     drop: tuple[str, ...] = ()
-    params: dict[str, dict[str, object]] = field(default_factory=dict)
-    engine: str = "local"
+    params: Mapping[str, MethodParams] = field(default_factory=dict)
+    engine: str = DEFAULT_ENGINE
     scheduler: str | None = None
     chunk_rows: int | None = None
     n_jobs: int | None = None
-    """Threads for backends that parallelise over row chunks (``n_jobs`` param); None: theirs."""
+    """Threads for backends that parallelise over row chunks (their ``n_jobs`` parameter, unless
+    set for the method itself); ``None``: theirs."""
+    max_model_size: str | int | None = None
+    """Cap on the model's (decompressed) size, e.g. ``"8G"``; None: XAI_MAX_MODEL_SIZE or 1 GiB."""
+    time_limit: float | None = None
+    """Seconds a method may be estimated to take (checked when the run estimates); None: any."""
+
+    def __post_init__(self) -> None:
+        from xai_cli.methods import check_methods, validate_params
+
+        methods = (self.methods,) if isinstance(self.methods, str) else self.methods
+        object.__setattr__(self, "methods", check_methods(methods) or DEFAULT_METHODS)
+        object.__setattr__(self, "drop", tuple(self.drop))
+        object.__setattr__(self, "params", validate_params(self.params))
+        _at_least(1, top_k=self.top_k, max_rows=self.max_rows, chunk_rows=self.chunk_rows,
+                  n_jobs=self.n_jobs)  # fmt: skip
+        if self.engine not in ENGINES:
+            raise UsageError(
+                f"unknown engine '{self.engine}'", hint=f"use one of: {', '.join(ENGINES)}"
+            )
 
     @property
     def streamed(self) -> bool:
         """Row-wise methods stream over every row (``--chunk-rows`` or ``--engine dask``)."""
         return self.chunk_rows is not None or self.engine != "local"
+
+    def params_for(self, explainer: Explainer) -> MethodParams:
+        """``explainer``'s typed parameters in this run: those given for it, else its defaults,
+        with the run-wide ``n_jobs`` where the method declares one and was not given its own."""
+        from xai_cli.methods import with_params
+
+        return with_params(explainer, self.params, n_jobs=self.n_jobs)
+
+    def params_dump(self) -> dict[str, dict[str, Any]]:
+        """The parameters as given (defaults left out), as JSON-safe data."""
+        return {m: p.model_dump(mode="json", exclude_unset=True) for m, p in self.params.items()}
+
+
+def _at_least(low: int, **values: int | None) -> None:
+    """A :class:`UsageError` for the first value given below ``low`` (as its option name)."""
+    for name, value in values.items():
+        if value is not None and value < low:
+            option = "--" + name.replace("_", "-")
+            raise UsageError(f"{option} must be at least {low} (got {value})")

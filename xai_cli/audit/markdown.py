@@ -2,14 +2,16 @@
 
 A headline with the overall status, a table of rules and statuses per job, then collapsed
 sections with each probe's numbers (noise-floor margins, stability rank intervals, drift moves).
-Every number comes from the document; user-supplied text is escaped for Markdown tables.
+Every number comes from the document. Every string from it (job, rule, feature and method names,
+paths, messages) goes through :func:`md_text`, or :func:`html_text` inside the raw ``<summary>``
+HTML, so a config, model or report file cannot put a live image, link or HTML into the summary.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from xai_cli.reports.markdown import _cell
+from xai_cli.reports.escape import html_text, md_text
 
 ICONS = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "ERROR": "🛑", "SKIP": "⏭️"}
 MAX_CHANGES = 10
@@ -34,21 +36,23 @@ def _noise_floor(result: dict[str, Any]) -> list[str]:
     pct = round(100 * d["confidence"])
     lines = [
         "",
-        f"<details><summary>{_cell(result['rule'])}: each feature's margin over a random probe "
-        f"({d['metric']} drop, {d['repeats']} repeats, {d['rows']} rows)</summary>",
+        f"<details><summary>{html_text(result['rule'])}: each feature's margin over a random "
+        f"probe ({html_text(d['metric'])} drop, {html_text(d['repeats'])} repeats, "
+        f"{html_text(d['rows'])} rows)</summary>",
         "",
         f"Held-out permutation importance with a {pct}% bootstrap-and-permute interval; a random "
         "probe column scores 0 on a fixed model, so the margin is the interval's lower end.",
         "",
         f"| feature | importance | {pct}% interval | margin | beats probe "
-        f"| in top {d['top_k']} of |",
+        f"| in top {md_text(d['top_k'])} of |",
         "|---|---|---|---|---|---|",
     ]
     for f in d["features"]:
         lines.append(
-            f"| {_cell(f['feature'])} | {_num(f['importance'], 4)} | [{_num(f['lower'], 4)}, "
+            f"| {md_text(f['feature'])} | {_num(f['importance'], 4)} | [{_num(f['lower'], 4)}, "
             f"{_num(f['upper'], 4)}] | {_num(f['margin'], 4)} | "
-            f"{'yes' if f['above_probe'] else '**no**'} | {', '.join(f['in_top_k_of']) or '–'} |"
+            f"{'yes' if f['above_probe'] else '**no**'} | "
+            f"{md_text(', '.join(f['in_top_k_of'])) or '–'} |"
         )
     return [*lines, "", "</details>"]
 
@@ -59,14 +63,14 @@ def _stability(result: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "",
-        f"<details><summary>{_cell(result['rule'])}: rank of each feature on all rows "
+        f"<details><summary>{html_text(result['rule'])}: rank of each feature on all rows "
         "[95% interval over bootstrap resamples]</summary>",
         "",
         "| method | resamples | Spearman p05 | median | min |",
         "|---|---|---|---|---|",
     ]
     lines += [
-        f"| {m['method']} | {m['resamples']} | {_num(m['spearman_p05'])} | "
+        f"| {md_text(m['method'])} | {md_text(m['resamples'])} | {_num(m['spearman_p05'])} | "
         f"{_num(m['spearman_median'])} | {_num(m['spearman_min'])} |"
         + (
             " identical on every resample (does not read the rows) |"
@@ -77,14 +81,14 @@ def _stability(result: dict[str, Any]) -> list[str]:
     ]
     order = [r["feature"] for r in methods[0]["ranks"]]
     ranks = {m["method"]: {r["feature"]: r for r in m["ranks"]} for m in methods}
-    lines += ["", "| feature | " + " | ".join(m["method"] for m in methods) + " |"]
+    lines += ["", "| feature | " + " | ".join(md_text(m["method"]) for m in methods) + " |"]
     lines.append("|---|" + "---|" * len(methods))
     for feature in order:
         cells = [
-            f"{r['rank']} [{r['low']}–{r['high']}]"
+            md_text(f"{r['rank']} [{r['low']}–{r['high']}]")
             for r in (ranks[m["method"]][feature] for m in methods)
         ]
-        lines.append(f"| {_cell(feature)} | " + " | ".join(cells) + " |")
+        lines.append(f"| {md_text(feature)} | " + " | ".join(cells) + " |")
     return [*lines, "", "</details>"]
 
 
@@ -101,29 +105,30 @@ def _moves(entries: list[dict[str, Any]], k: int, title: str) -> list[str]:
     ]
     for e in compared:
         lines.append(
-            f"| {e['method']} | {_num(e['spearman'])} | {_num(e['kendall'])} | "
-            f"{_num(e['topk_jaccard'])} | {_cell(', '.join(e['entering'])) or '–'} | "
-            f"{_cell(', '.join(e['leaving'])) or '–'} |"
+            f"| {md_text(e['method'])} | {_num(e['spearman'])} | {_num(e['kendall'])} | "
+            f"{_num(e['topk_jaccard'])} | {md_text(', '.join(e['entering'])) or '–'} | "
+            f"{md_text(', '.join(e['leaving'])) or '–'} |"
         )
     for e in compared:
         moved = [c for c in e["rank_changes"] if c["change"] != 0][:MAX_CHANGES]
         if e["features_added"] or e["features_removed"]:
             lines += [
                 "",
-                f"{e['method']}: features added: "
-                f"{_cell(', '.join(e['features_added'])) or 'none'}; removed: "
-                f"{_cell(', '.join(e['features_removed'])) or 'none'}.",
+                f"{md_text(e['method'])}: features added: "
+                f"{md_text(', '.join(e['features_added'])) or 'none'}; removed: "
+                f"{md_text(', '.join(e['features_removed'])) or 'none'}.",
             ]
         if moved:
             lines += [
                 "",
-                f"Largest rank changes, {e['method']}:",
+                f"Largest rank changes, {md_text(e['method'])}:",
                 "",
                 "| feature | rank before | rank after | change |",
                 "|---|---|---|---|",
             ]
             lines += [
-                f"| {_cell(c['feature'])} | {c['rank_base'] or '–'} | {c['rank_new'] or '–'} | "
+                f"| {md_text(c['feature'])} | {md_text(c['rank_base'] or '–')} | "
+                f"{md_text(c['rank_new'] or '–')} | "
                 + ("–" if c["change"] is None else f"{c['change']:+d}")
                 + " |"
                 for c in moved
@@ -134,8 +139,8 @@ def _moves(entries: list[dict[str, Any]], k: int, title: str) -> list[str]:
 def _rules_table(results: list[dict[str, Any]]) -> list[str]:
     lines = ["| status | rule | type | severity | result |", "|---|---|---|---|---|"]
     lines += [
-        f"| {_status(r['status'])} | {_cell(r['rule'])} | {r['type']} | {r['severity']} | "
-        f"{_cell(r['message'])} |"
+        f"| {_status(r['status'])} | {md_text(r['rule'])} | {md_text(r['type'])} | "
+        f"{md_text(r['severity'])} | {md_text(r['message'])} |"
         for r in results
     ]
     return lines
@@ -146,20 +151,20 @@ def render_audit(doc: Document) -> str:
     lines = [
         f"## xai audit: {_status(doc['status'])}",
         "",
-        f"Config `{_cell(doc['config'])}`"
-        + (f", baseline `{_cell(doc['baseline'])}`" if doc["baseline"] else "")
+        f"Config {md_text(doc['config'])}"
+        + (f", baseline {md_text(doc['baseline'])}" if doc["baseline"] else "")
         + f" · {len(doc['jobs'])} job(s) · {_counts(doc['summary'])} · exit code "
         f"{doc['exit_code']}",
     ]
     for job in doc["jobs"]:
-        lines += ["", f"### Job `{_cell(job['name'])}`: {_status(job['status'])}", ""]
+        lines += ["", f"### Job {md_text(job['name'])}: {_status(job['status'])}", ""]
         if job["error"]:
-            lines += [f"> {_cell(job['error'])}", ""]
+            lines += [f"> {md_text(job['error'])}", ""]
         else:
             sha = (job["model_sha256"] or "")[:16]
             lines += [
-                f"Model `{_cell(job['model_path'])}` (SHA-256 `{sha}…`) on "
-                f"{job['rows_used']} rows of `{_cell(job['data_path'])}`.",
+                f"Model {md_text(job['model_path'])} (SHA-256 {md_text(sha)}…) on "
+                f"{md_text(job['rows_used'])} rows of {md_text(job['data_path'])}.",
                 "",
             ]
         lines += _rules_table(job["results"])
@@ -169,7 +174,7 @@ def render_audit(doc: Document) -> str:
             elif r["type"] == "stability" and "methods" in r["details"]:
                 lines += _stability(r)
             elif r["type"] == "drift" and "methods" in r["details"]:
-                title = f"{_cell(r['rule'])}: changes from the baseline"
+                title = f"{html_text(r['rule'])}: changes from the baseline"
                 lines += _moves(r["details"]["methods"], r["details"]["top_k"], title)
     return "\n".join(lines) + "\n"
 
@@ -181,7 +186,7 @@ def render_diff(doc: Document) -> str:
     lines = [
         f"## xai diff: {_status(doc['status'])}",
         "",
-        f"Base `{_cell(doc['base']['path'])}` → new `{_cell(doc['new']['path'])}` · top {k}"
+        f"Base {md_text(doc['base']['path'])} → new {md_text(doc['new']['path'])} · top {k}"
         + (f" · thresholds: {', '.join(limits)}" if limits else " · no thresholds"),
         "",
         *_rules_table(doc["results"]),

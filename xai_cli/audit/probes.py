@@ -27,6 +27,7 @@ every resample, which is reported as such.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from xai_cli.compare.agreement import ranks
-from xai_cli.methods import ExplainContext, Explainer
+from xai_cli.methods import ExplainContext, Explainer, MethodParams
 from xai_cli.methods.permutation import metric_name, score, score_predictions, shuffled
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, LocalAttribution
@@ -211,7 +212,7 @@ def stability(
     y: np.ndarray | None,
     explainer: Explainer,
     *,
-    params: dict[str, Any] | None = None,
+    params: MethodParams | Mapping[str, Any] | None = None,
     resamples: int = 20,
     seed: int = 0,
     interval: float = 0.95,
@@ -221,7 +222,7 @@ def stability(
     Seeds are drawn up front (``seed`` for all rows, ``seed + 1 + b`` for resample ``b``), so the
     result does not depend on the order the resamples run in.
     """
-    params = dict(params or {})
+    params = {} if params is None else params
     X = X.reset_index(drop=True)
     full = _pooled(explainer, ExplainContext(adapter, X, y, seed, params))
     rng = np.random.default_rng(seed)

@@ -12,6 +12,7 @@ are written by the job runner and the audit's own files by :func:`write_outputs`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import traceback
@@ -47,7 +48,8 @@ from xai_cli.explanation import Explanation
 from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.reports.document import Document
-from xai_cli.reports.writer import atomic_write
+from xai_cli.reports.files import output_error, write_files
+from xai_cli.request import DEFAULT_METHODS
 from xai_cli.run import engine
 from xai_cli.run.batch import JobResult, JobWork, Notify, Payload, run_jobs, sha256_or_none
 from xai_cli.run.engine import ExplainRequest
@@ -115,18 +117,18 @@ def load_audit(
         name = base if seen[base] == 1 or spec.name else f"{base}-{seen[base]}"
         named.append(NamedRule(name, spec))
         for job in plan.jobs:
-            if job.methods != ("auto",):
+            if job.request.methods != DEFAULT_METHODS:
                 for key, names in _rule_methods(spec):
                     for j, method in enumerate(names):
-                        if method != CONSENSUS and method not in job.methods:
+                        if method != CONSENSUS and method not in job.request.methods:
                             problems.append(
                                 Problem(
                                     ("audit", "rules", i, key, j),
                                     f"method '{method}' is not run by job '{job.name}' "
-                                    f"(methods: {', '.join(job.methods)})",
+                                    f"(methods: {', '.join(job.request.methods)})",
                                 )
                             )
-            if isinstance(spec, NoiseFloorRule) and job.target is None:
+            if isinstance(spec, NoiseFloorRule) and job.request.target is None:
                 problems.append(
                     Problem(
                         ("audit", "rules", i),
@@ -230,7 +232,7 @@ class _JobContext:
                 p.y,
                 repeats=spec.repeats,
                 confidence=spec.confidence,
-                seed=self.job.seed,
+                seed=self.job.request.seed,
             )
         return self.floors[key]
 
@@ -248,9 +250,9 @@ class _JobContext:
                         p.X,
                         p.y,
                         REGISTRY[method],
-                        params=self.job.params.get(method, {}),
+                        params=self.job.request.params_for(REGISTRY[method]),
                         resamples=spec.resamples,
-                        seed=self.job.seed,
+                        seed=self.job.request.seed,
                     )
                 except Exception as exc:  # one method failing must not hide the others
                     self.stable[key] = f"failed on a resample: {describe(exc)}"
@@ -452,40 +454,45 @@ def audit_document(
 
 
 def write_outputs(audit_doc: Document, jobs: list[JobAudit], out_dir: Path) -> list[Path]:
-    """Write ``audit.json``/``audit.md``/``audit.junit.xml``, atomically; returns them with the job
-    reports the job runner already wrote (each job folder was put in place whole).
+    """Write ``audit.json``/``audit.md``/``audit.junit.xml``, all or nothing; returns them with the
+    job reports the job runner already wrote (each job folder was put in place whole).
 
-    Everything is rendered before anything is written, so a renderer error leaves no partial set.
+    Everything is rendered before anything is written, so a renderer error leaves no partial set,
+    and written through :func:`~xai_cli.reports.files.write_files`, so a write error (disk full,
+    read-only folder) is an :class:`~xai_cli.errors.OutputError` that leaves the previous outputs.
     """
     rendered: dict[Path, str] = {
         out_dir / "audit.json": json.dumps(audit_doc, indent=2, allow_nan=False) + "\n",
         out_dir / "audit.md": markdown.render_audit(audit_doc),
         out_dir / "audit.junit.xml": junit.render(junit.audit_suites(audit_doc)),
     }
-    try:
-        for path, text in rendered.items():
-            atomic_write(path, text)
-    except OSError as exc:
-        raise XaiError(
-            f"cannot write the audit outputs to {out_dir}",
-            cause=describe(exc),
-            hint="pass another --out",
-        ) from exc
-    reports = [out_dir / j.name / name for j in jobs for name in j.files]
-    return reports + list(rendered)
+    written = write_files(rendered, "the audit outputs")
+    return [out_dir / j.name / name for j in jobs for name in j.files] + written
 
 
 def append_step_summary(text: str, env: Mapping[str, str] | None = None) -> Path | None:
-    """Append ``text`` to the file named by ``GITHUB_STEP_SUMMARY`` (GitHub Actions), if set."""
+    """Append ``text`` to the file named by ``GITHUB_STEP_SUMMARY`` (GitHub Actions), if set.
+
+    A failed append is cut back to the file's previous length, so the summary never ends in half
+    a report, and raised as an :class:`~xai_cli.errors.OutputError` naming the cause.
+    """
     target = (os.environ if env is None else env).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
     path = Path(target)
+    data = (text if text.endswith("\n") else text + "\n").encode("utf-8")
     try:
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
+        with path.open("ab") as handle:
+            size = handle.tell()
+            try:
+                handle.write(data)
+                handle.flush()
+            except OSError:  # do not leave half a summary behind
+                with contextlib.suppress(OSError):
+                    handle.truncate(size)
+                raise
     except OSError as exc:
-        raise XaiError(
-            f"cannot append to GITHUB_STEP_SUMMARY ({path})", cause=describe(exc)
-        ) from exc
+        error = output_error(exc, "the step summary", path)
+        error.hint = "check the file GITHUB_STEP_SUMMARY names, or unset it"
+        raise error from exc
     return path

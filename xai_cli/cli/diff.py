@@ -18,8 +18,8 @@ from xai_cli.audit.diff import diff_document
 from xai_cli.audit.runner import append_step_summary, read_report
 from xai_cli.cli.audit import status_table
 from xai_cli.cli.errors import check_choice, error_boundary
-from xai_cli.errors import UsageError, XaiError, describe
-from xai_cli.reports.writer import atomic_write
+from xai_cli.errors import UsageError
+from xai_cli.reports.files import write_files
 
 OUTPUT_FORMATS = ("table", "json", "markdown", "none")
 
@@ -78,11 +78,7 @@ def diff_command(
                 "diff.md": text,
                 "diff.junit.xml": junit.render(junit.diff_suites(doc), name="xai diff"),
             }
-            try:
-                for filename, content in files.items():
-                    atomic_write(out / filename, content)
-            except OSError as exc:
-                raise XaiError(f"cannot write to {out}", cause=describe(exc)) from exc
+            write_files({out / name: content for name, content in files.items()}, "the diff")
             err.print(f"diff written to {out}/: {', '.join(files)}", highlight=False)
         summary_file = append_step_summary(text)
         if summary_file:

@@ -12,47 +12,19 @@ from rich.console import Console
 from xai_cli.api import explain_request
 from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
-from xai_cli.errors import UsageError
 from xai_cli.load.data import DEFAULT_MAX_ROWS, resolve_max_rows
-from xai_cli.methods import REGISTRY
+from xai_cli.methods.params import parse_options
 from xai_cli.reports.document import ok_methods
 from xai_cli.reports.writer import parse_formats
+from xai_cli.request import DEFAULT_ENGINE, DEFAULT_METHODS, DEFAULT_SEED, DEFAULT_TOP_K
 from xai_cli.run.engine import ExplainRequest, estimates, prepare
-from xai_cli.run.estimate import describe_estimates
+from xai_cli.run.estimate import describe_estimates, resolve_time_limit
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
 
 def _split(values: list[str]) -> tuple[str, ...]:
     return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
-
-
-def _parse_params(items: list[str]) -> dict[str, dict[str, object]]:
-    """``METHOD:KEY=VALUE`` options as ``{method: {key: value}}``; integers and floats are
-    converted, anything else stays text (each backend validates its own parameters)."""
-    out: dict[str, dict[str, object]] = {}
-    for item in items:
-        method, sep, rest = item.partition(":")
-        key, eq, text = rest.partition("=")
-        if not (sep and eq and method and key):
-            raise UsageError(
-                f"--param '{item}' is not METHOD:KEY=VALUE",
-                hint="e.g. --param treeshap.interventional:background_rows=500",
-            )
-        value: object = text
-        for convert in (int, float):
-            try:
-                value = convert(text)
-                break
-            except ValueError:
-                continue
-        if method.strip() not in REGISTRY:
-            raise UsageError(
-                f"--param '{item}': unknown method '{method.strip()}'",
-                hint="`xai methods MODEL` lists the method ids",
-            )
-        out.setdefault(method.strip(), {})[key.strip()] = value
-    return out
 
 
 def explain_command(
@@ -67,27 +39,38 @@ def explain_command(
         help="Label column; methods that need labels are skipped without it.",
     ),
     methods: str = typer.Option(
-        "auto", "--methods", "-m", help="Comma-separated method ids, or 'auto' for all that apply."
+        ",".join(DEFAULT_METHODS),
+        "--methods",
+        "-m",
+        help="Comma-separated method ids, or 'auto' for all that apply.",
     ),
     out: Path = typer.Option(Path("xai-report"), "--out", "-o", help="Folder for the reports."),
     formats: str = typer.Option(
         "all", "--format", "-f", help="Report files to write: json,csv,md,html or all."
     ),
-    top_k: int = typer.Option(5, "--top-k", help="k for top-k overlap and consensus."),
+    top_k: int = typer.Option(DEFAULT_TOP_K, "--top-k", help="k for top-k overlap and consensus."),
     max_rows: str = typer.Option(
         str(DEFAULT_MAX_ROWS),
         "--max-rows",
         help="Explain a seeded sample of at most N rows (stratified by target), or 'all'.",
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed for sampling and permutations."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed for sampling and permutations."),
     drop: list[str] = typer.Option(
         [], "--drop", help="Columns to leave out (repeat or comma-separate)."
+    ),
+    max_model_size: str = typer.Option(
+        None,
+        "--max-model-size",
+        help="Refuse model files that are (or expand to) more than this, e.g. 8G (default 1G, "
+        "or XAI_MAX_MODEL_SIZE).",
     ),
     trust_model: bool = typer.Option(
         False, "--trust-model", help="Load pickles with a full unpickler (runs any code in them)."
     ),
     engine: str = typer.Option(
-        "local", "--engine", help="Where row-wise methods run: local, or dask (streams every row)."
+        DEFAULT_ENGINE,
+        "--engine",
+        help="Where row-wise methods run: local, or dask (streams every row).",
     ),
     scheduler: str | None = typer.Option(
         None, "--scheduler", help="Dask scheduler (tcp://host:8786); default: a LocalCluster."
@@ -118,7 +101,16 @@ def explain_command(
         help="Only estimate each method's time (timed pilots on a few rows), print it and exit.",
     ),
     no_estimate: bool = typer.Option(
-        False, "--no-estimate", help="Skip the time estimate before running (saves its pilots)."
+        False,
+        "--no-estimate",
+        help="Skip the time estimate before running (saves its pilots; no --time-limit check).",
+    ),
+    time_limit: str | None = typer.Option(
+        None,
+        "--time-limit",
+        help="Longest estimated time per method (600, 90s, 10m, 2h, or none; default 10m): "
+        "over it, a method auto chose is skipped with the reason, a method named in "
+        "--methods stops the run before anything runs.",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress messages on stderr."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
@@ -142,17 +134,19 @@ def explain_command(
             model_path=str(model),
             data_path=str(data),
             target=target,
-            methods=_split([methods]) or ("auto",),
+            methods=_split([methods]),
             max_rows=resolve_max_rows(max_rows),
             seed=seed,
             top_k=top_k,
             trust_model=trust_model,
+            max_model_size=max_model_size,
             drop=_split(drop),
             engine=engine,
             scheduler=scheduler,
             chunk_rows=chunk_rows,
             n_jobs=n_jobs,
-            params=_parse_params(param),
+            params=parse_options(param),
+            time_limit=resolve_time_limit(time_limit),
         )
         if estimate_only:
             with err.status("estimating…") as status:

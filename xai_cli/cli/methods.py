@@ -18,12 +18,15 @@ from xai_cli.model.adapter import adapt
 def methods_command(
     model: Path = typer.Argument(..., help="Model file to check the methods against."),
     trust_model: bool = typer.Option(False, "--trust-model", help="Full unpickler (runs code)."),
+    max_model_size: str = typer.Option(
+        None, "--max-model-size", help="Model size cap, e.g. 8G (default 1G)."
+    ),
     output_format: str = typer.Option("table", "--output-format", help="table or json."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """List every method, whether it applies to MODEL, and why not."""
     with error_boundary(debug):
-        adapter = adapt(load_model(model, trust=trust_model).obj)
+        adapter = adapt(load_model(model, trust=trust_model, max_bytes=max_model_size).obj)
         rows = []
         for explainer in REGISTRY.values():
             support = explainer.supports(adapter)

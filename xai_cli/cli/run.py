@@ -27,6 +27,7 @@ from xai_cli.load.data import resolve_max_rows
 from xai_cli.reports.batch import write_batch_reports
 from xai_cli.reports.writer import parse_formats
 from xai_cli.run.batch import JobOutcome, plan_summary, run_plan
+from xai_cli.run.estimate import resolve_time_limit
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
@@ -138,6 +139,11 @@ def run_command(
     chunk_rows: int | None = typer.Option(
         None, "--chunk-rows", help="Override execution.chunk_rows (stream row-wise methods)."
     ),
+    time_limit: str | None = typer.Option(
+        None,
+        "--time-limit",
+        help="Override execution.time_limit: longest estimated time per method (10m, 2h, none).",
+    ),
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the summary) or none."
     ),
@@ -165,9 +171,12 @@ def run_command(
             engine=engine,
             scheduler=scheduler,
             chunk_rows=chunk_rows,
+            time_limit=None if time_limit is None else str(time_limit),
         )
+        if time_limit is not None:
+            resolve_time_limit(time_limit)  # a bad value is a usage error, before the config
         plan = load_plan(config, overrides)
-        if any(job.trust for job in plan.jobs):
+        if any(job.request.trust_model for job in plan.jobs):
             err.print(
                 "[yellow]warning:[/] some models are loaded with a full unpickler (trust) and "
                 "can run any code in them",

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from xai_cli.config.checks import FileChecks, expand_env
+from xai_cli.config.limits import MAX_CONFIG_BYTES, MAX_DEPTH, check_node_graph
 from xai_cli.config.schema import (
     CONFIG_SCHEMA_VERSION,
     RULE_TYPES,
@@ -40,10 +41,13 @@ from xai_cli.config.schema import (
     _suggest,
     dotted,
 )
+from xai_cli.errors import XaiError, describe, printable
 from xai_cli.load.data import resolve_max_rows
-from xai_cli.methods import REGISTRY
+from xai_cli.methods import REGISTRY, taking_params
+from xai_cli.methods.params import out_of_range
 from xai_cli.reports.writer import parse_formats
-from xai_cli.run.engine import ExplainRequest
+from xai_cli.request import DEFAULT_SEED, DEFAULT_TOP_K, ExplainRequest
+from xai_cli.run.estimate import resolve_time_limit
 
 # ------------------------------------------------------------------------------------------ YAML
 
@@ -84,24 +88,50 @@ def _index(node: yaml.Node, loc: Loc, doc: YamlDoc) -> None:
 def read_yaml(path: Path, shown: str) -> YamlDoc:
     """Parse ``path``; bad YAML is one :class:`ConfigError` at ``file:line:col``."""
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"config file {shown} is larger than {MAX_CONFIG_BYTES >> 20} MiB",
+                hint="a config is a few kilobytes of YAML; check that this is the right file",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {shown}", hint="check the path") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {shown}", cause=str(exc)) from exc
-    loader = yaml.SafeLoader(text)
+        raise ConfigError(f"cannot read config file {shown}", cause=describe(exc)) from exc
+    loader: yaml.SafeLoader | None = None
     try:
+        loader = yaml.SafeLoader(text)  # its reader checks the characters first
         node = loader.get_single_node()
+        if node is not None:
+            check_node_graph(node, shown)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
         what = " ".join(p for p in (exc.context, exc.problem) if p)
         raise ConfigError(f"{where}: invalid YAML: {what}", hint=None) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, most controls)
+        before = text[: exc.position]
+        where = f"{shown}:{before.count(chr(10)) + 1}:{exc.position - before.rfind(chr(10))}"
+        raise ConfigError(
+            f"{where}: invalid YAML: character #x{exc.character:04x} is not allowed", hint=None
+        ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{shown}: invalid YAML: {exc}", hint=None) from None
+        raise ConfigError(printable(f"{shown}: invalid YAML: {exc}"), hint=None) from None
+    except RecursionError:  # PyYAML's composer recurses once per level, before our depth check
+        raise ConfigError(
+            f"{shown}: invalid YAML: nested more than {MAX_DEPTH} levels deep",
+            hint="a config nests a few levels; check the brackets",
+        ) from None
+    except (ValueError, OverflowError) as exc:  # scalars PyYAML resolves but cannot build
+        raise ConfigError(
+            f"{shown}: invalid YAML: a value cannot be read",
+            cause=describe(exc),
+            hint="quote the value to keep it as text",
+        ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     doc = YamlDoc(data)
     if node is not None:
         doc.lines[()] = node.start_mark.line + 1
@@ -173,11 +203,9 @@ def _problem(err: Mapping[str, Any]) -> Problem:
     if kind == "extra_forbidden":
         parent = _model_at(raw_loc[:-1])
         if loc[-2:-1] == ("params",) and key in REGISTRY:
-            return Problem(
-                loc,
-                f"method '{key}' takes no parameters here (permutation, treeshap and "
-                "treeshap.interventional do)",
-            )
+            some = list(taking_params())
+            listed = ", ".join(some[:-1]) + f" and {some[-1]}" if len(some) > 1 else some[0]
+            return Problem(loc, f"method '{key}' takes no parameters here ({listed} do)")
         allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
         return Problem(loc, f"unknown key '{key}'{_suggest(str(key), allowed)}")
     if kind == "missing":
@@ -197,6 +225,8 @@ def _problem(err: Mapping[str, Any]) -> Problem:
             f"'{value}' is not a usable name: letters, digits, '.', '_' and '-', starting "
             "with a letter or digit, at most 100 characters",
         )
+    if len(loc) >= 3 and loc[-3] == "params" and out_of_range(err):
+        return Problem(loc, str(out_of_range(err)))  # as --param says it
     if kind in ("unknown_method", "unknown_format", "path_or_mapping"):
         return Problem(loc, err["msg"])
     message = err["msg"].replace("Input should be", "expected")
@@ -237,65 +267,54 @@ class Overrides:
     engine: str | None = None
     scheduler: str | None = None
     chunk_rows: int | None = None
+    time_limit: str | None = None
+    """``--time-limit`` as given (``"none"``: no limit), or ``None`` to keep the config's."""
 
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job with every setting resolved: defaults merged, overrides applied, paths absolute."""
+    """One job: its name, its files as the config wrote them, and the :class:`ExplainRequest` it
+    runs, with every setting resolved (defaults merged, overrides applied, paths absolute).
+
+    The request is the one option set; the job only adds what a batch needs besides.
+    """
 
     name: str
-    model_path: Path
     model_shown: str
-    data_path: Path
     data_shown: str
-    trust: bool
-    target: str | None
-    drop: tuple[str, ...]
     categorical: tuple[str, ...] | None
-    max_rows: int | None
-    seed: int
-    methods: tuple[str, ...]
-    params: dict[str, dict[str, Any]]
-    top_k: int
-    engine: str = "local"
-    scheduler: str | None = None
-    chunk_rows: int | None = None
+    """The columns the config says the model treats as categorical (checked before running)."""
+    request: ExplainRequest
 
-    def request(self) -> ExplainRequest:
-        """The :class:`ExplainRequest` this job runs."""
-        return ExplainRequest(
-            model_path=str(self.model_path),
-            data_path=str(self.data_path),
-            target=self.target,
-            methods=self.methods,
-            max_rows=self.max_rows,
-            seed=self.seed,
-            top_k=self.top_k,
-            trust_model=self.trust,
-            drop=self.drop,
-            params={k: dict(v) for k, v in self.params.items()},
-            engine=self.engine,
-            scheduler=self.scheduler,
-            chunk_rows=self.chunk_rows,
-        )
+    @property
+    def model_path(self) -> Path:
+        """The model file, absolute."""
+        return Path(self.request.model_path)
+
+    @property
+    def data_path(self) -> Path:
+        """The data file, absolute."""
+        return Path(self.request.data_path)
 
     def settings(self) -> dict[str, Any]:
         """The effective settings as JSON-safe data (paths as written), for the fingerprint."""
+        r = self.request
         return {
             "name": self.name,
             "model": self.model_shown,
             "data": self.data_shown,
-            "trust": self.trust,
-            "target": self.target,
-            "drop": list(self.drop),
+            "trust": r.trust_model,
+            "target": r.target,
+            "drop": list(r.drop),
             "categorical": None if self.categorical is None else list(self.categorical),
-            "max_rows": self.max_rows,
-            "seed": self.seed,
-            "methods": list(self.methods),
-            "params": self.params,
-            "top_k": self.top_k,
-            "engine": self.engine,
-            "chunk_rows": self.chunk_rows,
+            "max_rows": r.max_rows,
+            "seed": r.seed,
+            "methods": list(r.methods),
+            "params": r.params_dump(),
+            "top_k": r.top_k,
+            "engine": r.engine,
+            "chunk_rows": r.chunk_rows,
+            "time_limit": r.time_limit,
         }
 
 
@@ -414,27 +433,35 @@ class _Builder:
         self.names[key] = loc
         if model_path is None or data_path is None:
             return
-        self.jobs.append(
-            JobSpec(
-                name=job_name,
-                model_path=model_path,
-                model_shown=model_shown,
-                data_path=data_path,
-                data_shown=data_shown,
-                trust=trust,
+        try:
+            request = ExplainRequest(
+                model_path=str(model_path),
+                data_path=str(data_path),
                 target=d.get("target"),
-                drop=tuple(d.get("drop", ())),
-                categorical=None if categorical is None else tuple(categorical),
+                methods=o.methods or tuple(methods or self.defaults.methods),
                 max_rows=resolve_max_rows(
                     o.max_rows if o.max_rows is not None else d.get("max_rows")
                 ),
-                seed=o.seed if o.seed is not None else d.get("seed", 0),
-                methods=o.methods or tuple(methods or self.defaults.methods),
-                params=_params(self.defaults.params, params),
+                seed=o.seed if o.seed is not None else d.get("seed", DEFAULT_SEED),
                 top_k=o.top_k or self.top_k,
+                trust_model=trust,
+                drop=tuple(d.get("drop", ())),
+                params=_params(self.defaults.params, params),
                 engine=o.engine or self.execution.engine,
                 scheduler=o.scheduler or self.execution.scheduler,
                 chunk_rows=o.chunk_rows or self.execution.chunk_rows,
+                time_limit=resolve_time_limit(o.time_limit or self.execution.time_limit),
+            )
+        except XaiError as exc:  # the schema checked the file; this is a bad override
+            self.problems.append(Problem(loc, exc.message))
+            return
+        self.jobs.append(
+            JobSpec(
+                name=job_name,
+                model_shown=model_shown,
+                data_shown=data_shown,
+                categorical=None if categorical is None else tuple(categorical),
+                request=request,
             )
         )
 
@@ -445,7 +472,7 @@ def _report(shown: str, doc: YamlDoc, problems: list[Problem]) -> ConfigError:
         ((doc.line(p.loc), dotted(p.loc), p.message) for p in unique), key=lambda t: t[0]
     )
     rendered = tuple(
-        f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}"
+        printable(f"{shown}:{line} {path}: {message}" if path else f"{shown}:{line}: {message}")
         for line, path, message in lines
     )
     if len(rendered) == 1:
@@ -498,7 +525,7 @@ def load_plan(
     builder = _Builder(
         base=base,
         defaults=defaults or Defaults(),
-        top_k=output.top_k if output else 5,
+        top_k=output.top_k if output else DEFAULT_TOP_K,
         overrides=overrides,
         env=env,
         problems=problems,

@@ -25,13 +25,21 @@ from pydantic import (
     Field,
     Tag,
     WithJsonSchema,
+    create_model,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from xai_cli.errors import XaiError
-from xai_cli.methods import REGISTRY
+from xai_cli.methods import REGISTRY, MethodParams, taking_params
 from xai_cli.reports.writer import FORMAT_ALIASES, FORMATS
+from xai_cli.request import (
+    DEFAULT_ENGINE,
+    DEFAULT_METHODS,
+    DEFAULT_SEED,
+    DEFAULT_TOP_K,
+    ENGINES,
+)
 
 CONFIG_SCHEMA_VERSION = 1
 """The one ``schema_version`` this release reads."""
@@ -114,6 +122,9 @@ FormatName = Annotated[
 ]
 JobName = Annotated[str, Field(pattern=NAME_PATTERN)]
 PositiveInt = Annotated[int, Field(ge=1)]
+PositiveFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+TIME_LIMIT_PATTERN = r"^\s*(none|[0-9]+(\.[0-9]+)?\s*(s|m|min|h)?)\s*$"
+"""A duration as ``--time-limit`` takes it (:func:`xai_cli.run.estimate.resolve_time_limit`)."""
 
 
 def _path_shorthand(value: Any) -> Any:
@@ -172,7 +183,9 @@ class DataDefaults(Strict):
     max_rows: PositiveInt | Literal["all"] | None = Field(
         None, description="Explain a seeded sample of N rows (default 10000), or 'all' rows."
     )
-    seed: Annotated[int, Field(ge=0)] = Field(0, description="Seed for sampling, permutations.")
+    seed: Annotated[int, Field(ge=0)] = Field(
+        DEFAULT_SEED, description="Seed for sampling, permutations."
+    )
 
 
 class DataSpec(DataDefaults):
@@ -184,37 +197,27 @@ class DataSpec(DataDefaults):
     _shorthand = model_validator(mode="before")(_path_shorthand)
 
 
-class PermutationParams(Strict):
-    """Parameters of ``permutation``."""
-
-    n_repeats: PositiveInt = Field(5, description="Seeded shuffles per column.")
-
-
-class TreeShapParams(Strict):
-    """Parameters of ``treeshap``."""
-
-    engine: Literal["auto", "native"] = Field(
-        "auto", description="auto: xai's table kernels, library's own as fallback; native: always."
-    )
+def _strict(model: type[MethodParams]) -> type[MethodParams]:
+    """A method's own parameter model (declared with the method), read strictly as the rest of
+    the config is: YAML has types, so ``"5"`` is not a number here (the command line coerces)."""
+    return type(
+        model.__name__,
+        (model,),
+        {"__doc__": model.__doc__, "__module__": model.__module__,
+         "model_config": ConfigDict(strict=True)},
+    )  # fmt: skip
 
 
-class InterventionalParams(Strict):
-    """Parameters of ``treeshap.interventional``."""
-
-    background_rows: PositiveInt = Field(1000, description="Seeded background sample size.")
-    output: Literal["raw", "probability"] = Field(
-        "raw", description="raw margin, or class probability (binary classifiers)."
-    )
-
-
-class Params(Strict):
-    """Per-method parameters; only methods that take parameters have a key."""
-
-    permutation: PermutationParams | None = None
-    treeshap: TreeShapParams | None = None
-    treeshap_interventional: InterventionalParams | None = Field(
-        None, alias="treeshap.interventional"
-    )
+Params: type[Strict] = create_model(
+    "Params",
+    __base__=Strict,
+    __doc__="Per-method parameters; only methods that take parameters have a key. Each method's "
+    "model is the one the method declares (``xai_cli.methods``), so there is one source.",
+    **{
+        name.replace(".", "_"): (_strict(e.params) | None, Field(None, alias=name))  # type: ignore[misc]
+        for name, e in taking_params().items()
+    },
+)
 
 
 class Defaults(Strict):
@@ -222,7 +225,9 @@ class Defaults(Strict):
 
     model: ModelDefaults = Field(default_factory=ModelDefaults)
     data: DataDefaults = Field(default_factory=DataDefaults)
-    methods: list[MethodName] = Field(default_factory=lambda: ["auto"], min_length=1)
+    methods: list[MethodName] = Field(
+        default_factory=lambda: list(DEFAULT_METHODS), min_length=1
+    )
     params: Params = Field(default_factory=Params)
 
 
@@ -270,18 +275,27 @@ class Output(Strict):
 
     folder: str = Field(description="Output folder, relative to the config; one sub-folder a job.")
     formats: list[FormatName] = Field(default_factory=lambda: ["all"], min_length=1)
-    top_k: PositiveInt = Field(5, description="k for top-k overlap and the consensus.")
+    top_k: PositiveInt = Field(
+        DEFAULT_TOP_K, description="k for top-k overlap and the consensus."
+    )
 
 
 class Execution(Strict):
     """Where row-wise methods run, for every job (``--engine --scheduler --chunk-rows``)."""
 
-    engine: Literal["local", "dask"] = Field(
-        "local", description="dask streams row-wise methods over every row on a Dask cluster."
+    engine: Literal[ENGINES] = Field(  # type: ignore[valid-type]
+        DEFAULT_ENGINE,
+        description="dask streams row-wise methods over every row on a Dask cluster.",
     )
     scheduler: str | None = Field(None, description="Dask scheduler address; default LocalCluster.")
     chunk_rows: PositiveInt | None = Field(
         None, description="Stream row-wise methods over every row, this many rows at a time."
+    )
+    time_limit: PositiveFloat | Annotated[str, Field(pattern=TIME_LIMIT_PATTERN)] = Field(
+        "10m",
+        description="Longest estimated time per method: seconds, or 90s, 10m, 2h, or 'none'. "
+        "Over it, a method auto chose is skipped with the reason; one named in methods fails "
+        "the job before anything runs.",
     )
 
 

@@ -16,7 +16,6 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "builtins.complex",
         "builtins.frozenset",
         "builtins.object",
-        "builtins.range",
         "builtins.set",
         "builtins.slice",
         "catboost.core.CatBoost",
@@ -510,7 +509,7 @@ ALLOWED_GLOBALS: frozenset[str] = frozenset(
         "xgboost.sklearn.XGBRegressor",
     }
 )
-"""Exact ``module.name`` strings the safe unpickler may resolve; nothing else imports."""
+"""Exact ``module.name`` strings the safe unpickler may resolve; nothing else."""
 
 REDUCE_CALLABLES: frozenset[str] = frozenset(
     {
@@ -522,7 +521,6 @@ REDUCE_CALLABLES: frozenset[str] = frozenset(
         "builtins.bytes",
         "builtins.complex",
         "builtins.frozenset",
-        "builtins.range",
         "builtins.set",
         "builtins.slice",
         "collections.OrderedDict",

@@ -7,6 +7,7 @@ and say what to do.
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from xai_cli.errors import (
     MissingFileError,
     UsageError,
     describe,
+    printable,
 )
 from xai_cli.load.models import file_sha256
 
@@ -34,8 +36,9 @@ class LoadedData:
     sha256: str
 
 
-def load_data(path: str | Path) -> LoadedData:
-    """Read a CSV or Parquet file. Raises :class:`MissingFileError` or :class:`DataError`."""
+def check_data_path(path: str | Path) -> Path:
+    """The path of an existing ``.csv``/``.parquet`` file; raises :class:`MissingFileError` or
+    :class:`DataError` otherwise (every reader calls this first, so the messages are the same)."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"data file not found: {path}", hint="check the path")
@@ -44,20 +47,34 @@ def load_data(path: str | Path) -> LoadedData:
         raise DataError(
             f"unknown data file type '{suffix or path.name}'", hint="use a .csv or .parquet file"
         )
+    return path
+
+
+def unreadable(path: Path, exc: Exception) -> DataError:
+    """The :class:`DataError` for a file pandas or Arrow could not parse."""
+    if isinstance(exc, pd.errors.EmptyDataError):
+        return DataError(f"data file is empty: {path}", hint="pass a file with a header and rows")
+    return DataError(
+        f"could not read data file {path}",
+        cause=describe(exc),
+        hint="check that it is a valid CSV (comma-separated, with a header) or Parquet file",
+    )
+
+
+def no_rows(path: Path) -> DataError:
+    """The :class:`DataError` for a file with a header but no rows."""
+    return DataError(f"data file has no rows: {path}", hint="pass a file with at least one row")
+
+
+def load_data(path: str | Path) -> LoadedData:
+    """Read a CSV or Parquet file. Raises :class:`MissingFileError` or :class:`DataError`."""
+    path = check_data_path(path)
     try:
-        frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(
-            f"data file is empty: {path}", hint="pass a file with a header and rows"
-        ) from exc
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
     except Exception as exc:  # parser errors, Arrow errors, decoding errors
-        raise DataError(
-            f"could not read data file {path}",
-            cause=describe(exc),
-            hint="check that it is a valid CSV (comma-separated, with a header) or Parquet file",
-        ) from exc
+        raise unreadable(path, exc) from exc
     if frame.empty:
-        raise DataError(f"data file has no rows: {path}", hint="pass a file with at least one row")
+        raise no_rows(path)
     frame.columns = [str(c) for c in frame.columns]
     return LoadedData(frame=frame, path=path, sha256=file_sha256(path))
 
@@ -82,15 +99,23 @@ def split_features(
     :class:`ColumnMismatchError` listing all of them.
     """
     columns = list(frame.columns)
+    repeated = [c for c, n in Counter(columns).items() if n > 1]
+    if repeated:
+        raise ColumnMismatchError(
+            printable(f"the data has more than one column named {', '.join(map(repr, repeated))}"),
+            hint="give every column a different name",
+        )
     if target is not None and target not in columns:
         raise ColumnMismatchError(
-            f"target column '{target}' is not in the data{_suggest(target, columns)}",
-            hint=f"columns are: {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}",
+            printable(f"target column '{target}' is not in the data{_suggest(target, columns)}"),
+            hint=printable(
+                f"columns are: {', '.join(columns[:20])}{' ...' if len(columns) > 20 else ''}"
+            ),
         )
     unknown_drop = [c for c in drop if c not in columns]
     if unknown_drop:
         raise ColumnMismatchError(
-            f"--drop names columns that are not in the data: {', '.join(unknown_drop)}"
+            printable(f"--drop names columns that are not in the data: {', '.join(unknown_drop)}")
         )
     rest = [c for c in columns if c != target and c not in drop]
     y = frame[target] if target is not None else None
@@ -114,7 +139,7 @@ def split_features(
         if unexpected:
             parts.append("unexpected " + ", ".join(f"'{u}'" for u in unexpected))
         raise ColumnMismatchError(
-            "the data's columns do not match the model's features: " + "; ".join(parts),
+            printable("the data's columns do not match the model's features: " + "; ".join(parts)),
             hint="rename the columns, pass --target for the label column and --drop for extra "
             "columns",
         )
@@ -144,15 +169,17 @@ def resolve_max_rows(value: str | int | None) -> int | None:
     return rows
 
 
-def sample_rows(
-    X: pd.DataFrame, y: pd.Series | None, max_rows: int | None, *, seed: int, stratify: bool
-) -> tuple[pd.DataFrame, pd.Series | None]:
-    """A seeded sample of at most ``max_rows`` rows, stratified by ``y`` when asked.
+def sample_index(
+    n: int, y: pd.Series | None, max_rows: int | None, *, seed: int, stratify: bool
+) -> np.ndarray | None:
+    """The positions (sorted) of a seeded sample of at most ``max_rows`` of ``n`` rows, stratified
+    by ``y`` when asked; ``None`` when every row is kept.
 
-    The sample keeps the file's row order, so the same seed always gives the same rows.
+    Needs only the row count and the target, so a large file's sample can be chosen from its target
+    column alone and the other columns read chunk by chunk (:mod:`xai_cli.load.chunked`).
     """
-    if max_rows is None or max_rows >= len(X):
-        return X, y
+    if max_rows is None or max_rows >= n:
+        return None
     if max_rows < 1:
         raise DataError("--max-rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -160,14 +187,25 @@ def sample_rows(
         codes, _ = pd.factorize(y, sort=True)
         chosen: list[np.ndarray] = []
         counts = np.bincount(codes)
-        quotas = np.floor(counts / len(X) * max_rows).astype(int)
+        quotas = np.floor(counts / n * max_rows).astype(int)
         remainder = max_rows - quotas.sum()
-        order = np.argsort(-(counts / len(X) * max_rows - quotas), kind="stable")
+        order = np.argsort(-(counts / n * max_rows - quotas), kind="stable")
         quotas[order[:remainder]] += 1
         for code, quota in enumerate(quotas):
             members = np.flatnonzero(codes == code)
             chosen.append(rng.choice(members, size=min(quota, len(members)), replace=False))
-        index = np.sort(np.concatenate(chosen))
-    else:
-        index = np.sort(rng.choice(len(X), size=max_rows, replace=False))
+        return np.sort(np.concatenate(chosen))
+    return np.sort(rng.choice(n, size=max_rows, replace=False))
+
+
+def sample_rows(
+    X: pd.DataFrame, y: pd.Series | None, max_rows: int | None, *, seed: int, stratify: bool
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """A seeded sample of at most ``max_rows`` rows, stratified by ``y`` when asked.
+
+    The sample keeps the file's row order, so the same seed always gives the same rows.
+    """
+    index = sample_index(len(X), y, max_rows, seed=seed, stratify=stratify)
+    if index is None:
+        return X, y
     return X.iloc[index], (y.iloc[index] if y is not None else None)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError
+from xai_cli.load.chunked import read_sample, reads_in_chunks
 from xai_cli.load.data import DATA_SUFFIXES, load_data, sample_rows, split_features
 from xai_cli.load.models import file_sha256
 from xai_cli.load.streaming import stream_sample
@@ -120,6 +121,8 @@ def load_rows(
     """
     if request.streamed:
         return _streamed_sample(request, adapter)
+    if request.max_rows is not None and reads_in_chunks(request.data_path, request.max_rows):
+        return _chunked_sample(request, adapter)
     data = load_data(request.data_path)
     X, y = split_features(
         data.frame,
@@ -137,3 +140,28 @@ def load_rows(
     return X, y, data.path, data.sha256, len(data.frame), notes
 
 
+def _chunked_sample(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str]]:
+    """:func:`load_rows` for a large file: the same sample, read in chunks (see
+    :mod:`xai_cli.load.chunked`), so memory holds the sample and not the file."""
+    assert request.max_rows is not None
+    sampled = read_sample(
+        request.data_path,
+        request.target,
+        request.max_rows,
+        seed=request.seed,
+        stratify=adapter.is_classifier,
+    )
+    X, y = split_features(
+        sampled.frame,
+        adapter.feature_names,
+        target=request.target,
+        drop=request.drop,
+        by_position=not adapter.feature_names_known,
+    )
+    notes = list(adapter.notes)
+    if sampled.missing_target:
+        notes.append(f"{sampled.missing_target} rows with a missing target were left out")
+    path = Path(request.data_path)
+    return X, y, path, file_sha256(path), sampled.rows_total, notes

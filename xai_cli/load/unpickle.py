@@ -30,7 +30,7 @@ import importlib
 import pickle
 from typing import Any, BinaryIO
 
-from xai_cli.errors import ModelLoadError, RefusedPickleError
+from xai_cli.errors import ModelLoadError, RefusedPickleError, printable
 from xai_cli.load.allowlist import ALLOWED_GLOBALS, REDUCE_CALLABLES
 
 _BUILTIN_BASES = (object, int, float, complex, str, bytes, tuple, list, dict, set, frozenset)
@@ -98,12 +98,19 @@ def _checked_reconstructor(cls: type, base: type, state: Any) -> Any:
     return copyreg._reconstructor(cls, base, state)  # type: ignore[attr-defined]
 
 
-def _checked_bytes_type(kind: type) -> Any:
+_CONCRETE = (bytes, bytearray, str, list, tuple, set, frozenset, dict)
+
+
+def _concrete_only(kind: type) -> Any:
+    """``kind(arg)`` only for an argument already materialised in the file: never a number
+    (``bytearray(10**12)`` allocates that much) or a lazy iterable (``set(range(10**12))``, a
+    ``RangeIndex``) that would make a few bytes of pickle run for hours."""
+
     def build(*args: Any) -> Any:
-        if args and not isinstance(args[0], (bytes, bytearray, str, list, tuple)):
+        if args and not isinstance(args[0], _CONCRETE):
             raise RefusedPickleError(
                 f"refused to call {kind.__name__}({type(args[0]).__name__}) from the pickle",
-                cause=f"{kind.__name__} of a number allocates that many bytes",
+                cause=f"{kind.__name__} may only be built from values stored in the file",
             )
         return kind(*args)
 
@@ -112,8 +119,10 @@ def _checked_bytes_type(kind: type) -> Any:
 
 _REPLACEMENTS: dict[str, Any] = {
     "copyreg._reconstructor": _checked_reconstructor,
-    "builtins.bytearray": _checked_bytes_type(bytearray),
-    "builtins.bytes": _checked_bytes_type(bytes),
+    "builtins.bytearray": _concrete_only(bytearray),
+    "builtins.bytes": _concrete_only(bytes),
+    "builtins.set": _concrete_only(set),
+    "builtins.frozenset": _concrete_only(frozenset),
 }
 
 
@@ -142,7 +151,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         key = _canonical(module, name, self.proto)
         if "." in name or key not in ALLOWED_GLOBALS:
             raise RefusedPickleError(
-                f"refused to load global '{module}.{name}' from the pickle",
+                f"refused to load global '{printable(f'{module}.{name}')}' from the pickle",
                 cause="it is not one of the estimator, value or helper classes the safe loader "
                 "admits (xai_cli/load/allowlist.py); nothing of it was imported or run",
             )
@@ -157,7 +166,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _check_call(self, func: Any, has_args: bool = True) -> None:
         key = self._names.get(id(func))
         if key is None or (has_args and key not in REDUCE_CALLABLES):
-            shown = key or getattr(func, "__qualname__", type(func).__name__)
+            shown = printable(key or getattr(func, "__qualname__", type(func).__name__))
             raise RefusedPickleError(
                 f"refused to call '{shown}' with arguments from the pickle",
                 cause="the safe loader rebuilds estimators from their saved state only; this "

@@ -8,10 +8,12 @@ removed: raw loss units, and it can be negative (see the reference §3).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, unsupported
+from xai_cli.methods.params import NoParams
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
@@ -40,6 +42,10 @@ class CatBoostImportance:
     fstr_type: str
     needs_target: bool
     library: str = "catboost"
+    params: ClassVar[type[NoParams]] = NoParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False
+    distributes: ClassVar[bool] = False
 
     @property
     def uses_rows(self) -> bool:
@@ -55,6 +61,10 @@ class CatBoostImportance:
         if self.fstr_type == "PredictionValuesChange":
             return "CatBoost PredictionValuesChange (training leaf weights), percent"
         return "CatBoost LossFunctionChange on the given labelled rows, loss units"
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: LossFunctionChange is piloted on rows, PredictionValuesChange not."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family != "catboost":

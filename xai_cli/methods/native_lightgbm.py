@@ -7,10 +7,12 @@ iteration is set explicitly to the rounds the model predicts with (see the refer
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, unsupported
+from xai_cli.methods.params import NoParams
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
@@ -25,6 +27,10 @@ class LightGBMImportance:
     library: str = "lightgbm"
     needs_target: bool = False
     uses_rows: bool = False  # reads the trees; the explained rows do not change it
+    params: ClassVar[type[NoParams]] = NoParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False
+    distributes: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -35,6 +41,10 @@ class LightGBMImportance:
         return (
             f"LightGBM feature_importance('{self.importance_type}'), {UNITS[self.importance_type]}"
         )
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: reads the trees once, about constant time."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family != "lightgbm":

@@ -9,8 +9,10 @@ is sliced to the rounds the model predicts with; ``gain``/``cover`` are averages
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, reindexed, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, reindexed, unsupported
+from xai_cli.methods.params import NoParams
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
@@ -31,6 +33,10 @@ class XGBoostImportance:
     library: str = "xgboost"
     needs_target: bool = False
     uses_rows: bool = False  # reads the trees; the explained rows do not change it
+    params: ClassVar[type[NoParams]] = NoParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False
+    distributes: ClassVar[bool] = False
 
     @property
     def name(self) -> str:
@@ -40,6 +46,10 @@ class XGBoostImportance:
     def description(self) -> str:
         kind = self.importance_type
         return f"XGBoost get_score(importance_type='{kind}'), {UNITS[kind]}"
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: reads the trees once, about constant time."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family != "xgboost":

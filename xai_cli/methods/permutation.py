@@ -14,17 +14,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from xai_cli.compare.bootstrap import WeightedScore, resample_counts
-from xai_cli.methods.base import SUPPORTED, ExplainContext, Support
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, read_params
+from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
-DEFAULT_REPEATS = 5
+
+class PermutationParams(MethodParams):
+    """Parameters of ``permutation``."""
+
+    n_repeats: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Seeded shuffles per column; the spread is their standard deviation "
+        "(cost grows with features x repeats).",
+    )
 
 
 def metric_name(adapter: ModelAdapter) -> str:
@@ -104,19 +116,21 @@ class Permutation:
     needs_target: bool = True
     uses_rows: bool = True
     description: str = "permutation importance as scikit-learn draws it, score drop (ROC AUC or R²)"
-    distributes: bool = True  # its prediction tasks run on Dask with --engine dask
+    params: ClassVar[type[PermutationParams]] = PermutationParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False  # a score over all rows: not per row
+    distributes: ClassVar[bool] = True  # its prediction tasks run on Dask with --engine dask
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED
 
-    def estimate_seconds(
-        self, ctx: ExplainContext, timer: Callable[[], float]
-    ) -> tuple[float, str]:
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> tuple[float, str]:
         """This run's time from its parts, timed on all the rows: ``1 + F x R`` predictions and
         scores (the baseline, then each shuffled column and repeat) and the bootstrap, whose
-        per-metric cost is timed on one metric."""
+        per-metric cost is timed on one metric (only when the run keeps the predictions for it:
+        wide data does not, see :data:`MAX_KEPT_CELLS`)."""
         assert ctx.y is not None
-        repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
+        repeats = read_params(ctx, self.params, self.name).n_repeats
         calls = 1 + len(ctx.adapter.feature_names) * repeats
         timings = []
         for _ in range(2):  # the faster of two: the first may pay one-time costs
@@ -125,6 +139,8 @@ class Permutation:
             score_predictions(ctx.adapter, predictions, ctx.y)
             timings.append(timer() - start)
         one_call = min(timings)
+        if predictions.size * calls > MAX_KEPT_CELLS:  # no bootstrap: see explain()
+            return calls * one_call, f"one prediction and score timed, x {calls} calls"
         start = timer()
         resamples = list(resample_counts(len(ctx.y), seed=ctx.seed))
         drawing = timer() - start  # done once per run
@@ -139,7 +155,7 @@ class Permutation:
     def explain(self, ctx: ExplainContext) -> ImportanceTable:
         assert ctx.y is not None
         adapter = ctx.adapter
-        repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
+        repeats = read_params(ctx, self.params, self.name).n_repeats
         X = ctx.X.loc[:, list(adapter.feature_names)]
         predictions = adapter.predict_scores(X)
         baseline = score_predictions(adapter, predictions, ctx.y)

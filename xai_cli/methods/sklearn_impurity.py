@@ -7,10 +7,12 @@ favour high-cardinality features (shared/reference/evaluation_methods.md §7).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
-from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, unsupported
+from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, unsupported
+from xai_cli.methods.params import NoParams
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
@@ -24,6 +26,14 @@ class SklearnImpurity:
     needs_target: bool = False
     uses_rows: bool = False  # training-time impurity; the explained rows do not change it
     description: str = "scikit-learn feature_importances_ (mean decrease in impurity), sums to 1"
+    params: ClassVar[type[NoParams]] = NoParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False
+    distributes: ClassVar[bool] = False
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: reads the fitted model once, about constant time."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family != "sklearn_tree":

@@ -19,23 +19,42 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
+from pydantic import Field
 
 from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
     Support,
+    Timer,
     numeric_view,
+    read_params,
     unsupported,
 )
 from xai_cli.methods.native_catboost import catboost_scale
+from xai_cli.methods.params import MethodParams
 from xai_cli.methods.tables import tableshap
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import UnsupportedForest
 from xai_cli.results import LocalAttribution
 
-ENGINES = ("auto", "native")
+N_JOBS_DESCRIPTION = "Threads for the table kernels (identical numbers for any count); default: " \
+    "all cores, or --n-jobs."
+
+
+class TreeShapParams(MethodParams):
+    """Parameters of ``treeshap``."""
+
+    engine: Literal["auto", "native"] = Field(
+        "auto",
+        description="auto: xai's table kernels, the library's own TreeSHAP as fallback; "
+        "native: always the library's own.",
+    )
+    n_jobs: int | None = Field(None, ge=1, description=N_JOBS_DESCRIPTION)
+
+
 FAST_LIBRARY = "numba"
 """What the provenance names as the library when xai's own kernels computed the values."""
 
@@ -111,7 +130,14 @@ class TreeShap:
         "exact path-dependent TreeSHAP (xai table kernels; library's own as fallback), "
         "global = mean |SHAP|"
     )
-    row_wise: bool = True  # each row's values depend only on that row: streamable in chunks
+    params: ClassVar[type[TreeShapParams]] = TreeShapParams
+    in_auto: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = True  # each row's values depend only on that row: streamable
+    distributes: ClassVar[bool] = False  # streams by rows instead (row_wise)
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: its time grows with rows, so timed pilots on rows estimate it."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family not in COMPUTE:
@@ -131,14 +157,12 @@ class TreeShap:
 
     def explain(self, ctx: ExplainContext) -> LocalAttribution:
         a = ctx.adapter
-        engine = str(ctx.params.get("engine", "auto"))
-        if engine not in ENGINES:
-            raise ValueError(f"treeshap engine must be one of {ENGINES}, got '{engine}'")
+        params = read_params(ctx, self.params, self.name)
         library, notes = "", ()
         fast = None
-        if engine == "auto":
+        if params.engine == "auto":
             try:
-                fast = fast_path_dependent(ctx)
+                fast = fast_path_dependent(ctx, params.n_jobs)
             except UnsupportedForest as exc:
                 notes = (
                     f"fast path not used: {exc}; computed by {LIBRARY[a.family]}'s own TreeSHAP",
@@ -152,7 +176,7 @@ class TreeShap:
             )
         else:
             values, base = COMPUTE[a.family](ctx)
-            if engine == "native":
+            if params.engine == "native":
                 notes = (f"engine=native: computed by {LIBRARY[a.family]}'s own TreeSHAP",)
         return LocalAttribution(
             method=self.name,
@@ -167,8 +191,11 @@ class TreeShap:
         )
 
 
-def fast_path_dependent(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
-    """xai's table TreeSHAP: values (rows x features x outputs) and base values (rows x outputs).
+def fast_path_dependent(
+    ctx: ExplainContext, n_jobs: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """xai's table TreeSHAP: values (rows x features x outputs) and base values (rows x outputs),
+    on ``n_jobs`` threads (``None``: all cores).
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
@@ -177,17 +204,10 @@ def fast_path_dependent(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
     matrix = tableshap.encode(compiled, ctx.X)
     check = ctx.X.iloc[: tableshap.CHECK_ROWS]
     offset = tableshap.model_offset(compiled, matrix, a.predict_raw(check))
-    with tableshap.threads(_n_jobs(ctx)):
+    with tableshap.threads(n_jobs):
         values = tableshap.path_dependent(compiled, matrix)
     base = offset + tableshap.expected_leaves(compiled)
     return values, np.tile(base, (len(ctx.X), 1))
-
-
-
-def _n_jobs(ctx: ExplainContext) -> int | None:
-    """Threads for the kernels: ``params["n_jobs"]``, else all cores (``None``)."""
-    value = ctx.params.get("n_jobs")
-    return int(value) if value is not None else None
 
 
 EXPLAINERS = (TreeShap(),)

@@ -18,25 +18,44 @@ so the values add up to the model output in the same space.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import Field
 
 from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
     Support,
+    Timer,
     numeric_view,
+    read_params,
     unsupported,
 )
+from xai_cli.methods.params import MethodParams
 from xai_cli.methods.tables import tableshap
-from xai_cli.methods.treeshap import FAST_LIBRARY, TreeShap
+from xai_cli.methods.treeshap import FAST_LIBRARY, N_JOBS_DESCRIPTION, TreeShap
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import UnsupportedForest
 from xai_cli.results import LocalAttribution
 
-DEFAULT_BACKGROUND_ROWS = 1000
-OUTPUTS = ("raw", "probability")
+
+class InterventionalParams(MethodParams):
+    """Parameters of ``treeshap.interventional``."""
+
+    background_rows: int = Field(
+        1000,
+        ge=1,
+        description="Size of the seeded background sample drawn from the data (cost grows "
+        "with rows x background rows).",
+    )
+    output: Literal["raw", "probability"] = Field(
+        "raw",
+        description="raw: the model's raw output (margin); probability: class probabilities "
+        "of a classifier (exact, but slow: shap's TreeExplainer).",
+    )
+    n_jobs: int | None = Field(None, ge=1, description=N_JOBS_DESCRIPTION)
 
 
 def background_sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
@@ -107,7 +126,14 @@ class InterventionalTreeShap:
         "interventional TreeSHAP vs a seeded background sample (opt-in: name it with -m), "
         "global = mean |SHAP|"
     )
-    in_auto: bool = False  # needs a background choice and costs more: run when named
+    params: ClassVar[type[InterventionalParams]] = InterventionalParams
+    in_auto: ClassVar[bool] = False  # needs a background choice and costs more: run when named
+    row_wise: ClassVar[bool] = False  # the background is drawn from the explained rows
+    distributes: ClassVar[bool] = False
+
+    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+        """No cost model: its time grows with rows, so timed pilots on rows estimate it."""
+        return None
 
     def supports(self, adapter: ModelAdapter) -> Support:
         base = TreeShap().supports(adapter)
@@ -119,15 +145,12 @@ class InterventionalTreeShap:
 
     def explain(self, ctx: ExplainContext) -> LocalAttribution:
         a = ctx.adapter
-        rows = int(ctx.params.get("background_rows", DEFAULT_BACKGROUND_ROWS))
-        output = str(ctx.params.get("output", "raw"))
-        if output not in OUTPUTS:
-            raise ValueError(f"output must be one of {OUTPUTS}, got '{output}'")
+        params = read_params(ctx, self.params, self.name)
+        output = params.output
         if output == "probability" and not a.is_classifier:
             raise ValueError("output='probability' needs a classifier")
-        n_jobs = ctx.params.get("n_jobs")
         pool = ctx.X if ctx.background is None else ctx.background
-        background = background_sample(pool, rows, ctx.seed)
+        background = background_sample(pool, params.background_rows, ctx.seed)
         notes = [f"background: {len(background)} rows sampled from the data with seed {ctx.seed}"]
         library = "shap"
         if output == "probability" and a.raw_space != "probability":
@@ -135,7 +158,7 @@ class InterventionalTreeShap:
             notes.append("probability space: computed by shap's interventional TreeExplainer")
         else:
             try:
-                values = _fast_raw(a, ctx.X, background, None if n_jobs is None else int(n_jobs))
+                values = _fast_raw(a, ctx.X, background, params.n_jobs)
                 library = FAST_LIBRARY
                 notes.append("computed by xai's table TreeSHAP (exact interventional, numba)")
             except UnsupportedForest as exc:

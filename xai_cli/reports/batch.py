@@ -8,15 +8,14 @@ feature and method names, error messages) goes through Jinja2's autoescaping.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from xai_cli.reports.escape import csv_text
+from xai_cli.reports.files import write_files
 from xai_cli.reports.jinja import ENV
-from xai_cli.reports.writer import atomic_write
 
 SUMMARY_COLUMNS = (
     "job",
@@ -38,20 +37,18 @@ SUMMARY_COLUMNS = (
 )
 
 
-
 def _pair(job: dict[str, Any]) -> str:
     low = job.get("lowest_agreement")
     return f"{low['method_a']} vs {low['method_b']}" if low else ""
 
 
 def render_summary_csv(summary: dict[str, Any]) -> str:
-    """One row per job; lists are ``;``-joined."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(SUMMARY_COLUMNS)
+    """One row per job; lists are ``;``-joined; text that a spreadsheet would run as a formula
+    gets a leading ``'`` (:func:`~xai_cli.reports.escape.csv_text`)."""
+    rows: list[list[Any]] = [list(SUMMARY_COLUMNS)]
     for job in summary["jobs"]:
         low = job.get("lowest_agreement") or {}
-        writer.writerow(
+        rows.append(
             [
                 job["name"],
                 job["status"],
@@ -71,7 +68,7 @@ def render_summary_csv(summary: dict[str, Any]) -> str:
                 job.get("error") or "",
             ]
         )
-    return buffer.getvalue()
+    return csv_text(rows)
 
 
 def render_summary_json(summary: dict[str, Any]) -> str:
@@ -95,14 +92,11 @@ def render_index(summary: dict[str, Any]) -> str:
 
 
 def write_batch_reports(summary: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Write the three batch files atomically (rendered first, then written)."""
+    """Write the three batch files, all or nothing (rendered first, then written): a write error is
+    an :class:`~xai_cli.errors.OutputError` and leaves the previous three as they were."""
     rendered = {
-        "summary.json": render_summary_json(summary),
-        "summary.csv": render_summary_csv(summary),
-        "index.html": render_index(summary),
+        out_dir / "summary.json": render_summary_json(summary),
+        out_dir / "summary.csv": render_summary_csv(summary),
+        out_dir / "index.html": render_index(summary),
     }
-    paths = []
-    for name, text in rendered.items():
-        atomic_write(out_dir / name, text)
-        paths.append(out_dir / name)
-    return paths
+    return write_files(rendered, "the batch summary")

@@ -1,25 +1,25 @@
-"""``importances.csv`` and ``agreement.csv``: tidy tables for pandas, spreadsheets and diffs."""
+"""``importances.csv`` and ``agreement.csv``: tidy tables for pandas, spreadsheets and diffs.
+
+Text cells that a spreadsheet would run as a formula (a feature or class name starting with ``=``,
+``+``, ``-``, ``@``, tab, CR or NUL) get a leading ``'`` (:func:`~xai_cli.reports.escape.csv_cell`);
+numbers are written as numbers, negative ones included.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from xai_cli.reports.document import Document
+from xai_cli.reports.escape import csv_text
 
 IMPORTANCE_COLUMNS = ("method", "class", "feature", "value", "share", "rank")
 AGREEMENT_COLUMNS = ("method_a", "method_b", "class", "spearman", "kendall", "topk_jaccard")
 
 
 def _table(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
-    return buffer.getvalue()
+    body = (["" if row[c] is None else row[c] for c in columns] for row in rows)
+    return csv_text([columns, *body])
 
 
 def render_importances(doc: Document) -> str:

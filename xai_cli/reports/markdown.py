@@ -1,26 +1,17 @@
 """``report.md``: short enough for a pull-request comment.
 
 Top features per method, the consensus, the weakest agreements, additivity, skipped and failed
-methods, and the provenance essentials. Feature names are escaped for Markdown tables.
+methods, and the provenance essentials. Every string from the document (paths, class and feature
+names, method names and units, reasons, notes) goes through :func:`md_text`, so nothing in the model
+or data can become an image, a link or raw HTML, or break a table's columns.
 """
 
 from __future__ import annotations
 
 from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
+from xai_cli.reports.escape import md_text
 
 MAX_PAIRS = 5
-
-
-def _cell(text: object) -> str:
-    """Text safe inside a Markdown table cell (pipes, newlines and HTML brackets escaped)."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\n", " ")
-    )
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -32,23 +23,26 @@ def render(doc: Document) -> str:
     prov = doc["provenance"]
     k = doc["top_k"]
     lines = [
-        f"## xai explain: `{_cell(prov['model_path'])}`",
+        f"## xai explain: {md_text(prov['model_path'])}",
         "",
-        f"{_cell(prov['model_class'])} ({prov['family']}, {prov['task']}), "
-        f"{prov['rows_used']} of {prov['rows_total']} rows of `{_cell(prov['data_path'])}`, "
-        f"seed {prov['seed']}. Model SHA-256 `{prov['model_sha256'][:16]}…`.",
+        f"{md_text(prov['model_class'])} ({md_text(prov['family'])}, {md_text(prov['task'])}), "
+        f"{md_text(prov['rows_used'])} of {md_text(prov['rows_total'])} rows of "
+        f"{md_text(prov['data_path'])}, seed {md_text(prov['seed'])}. "
+        f"Model SHA-256 {md_text(prov['model_sha256'][:16])}….",
         "",
         f"**Consensus** (in every method's top {k}): "
-        + (", ".join(f"`{_cell(f)}`" for f in doc["consensus"]) or "none"),
+        + (", ".join(md_text(f) for f in doc["consensus"]) or "none"),
         "",
         f"| method | unit | {' | '.join(f'#{i}' for i in range(1, k + 1))} |",
         "|---|---|" + "---|" * k,
     ]
     for method in ok_methods(doc):
         rows = top_features(doc, method["method"], k)
-        cells = [f"{_cell(r['feature'])} ({100 * (r['share'] or 0):.0f}%)" for r in rows]
+        cells = [f"{md_text(r['feature'])} ({100 * (r['share'] or 0):.0f}%)" for r in rows]
         cells += [""] * (k - len(cells))
-        lines.append(f"| {method['method']} | {method['unit']} | {' | '.join(cells)} |")
+        lines.append(
+            f"| {md_text(method['method'])} | {md_text(method['unit'])} | {' | '.join(cells)} |"
+        )
     pooled = [a for a in doc["agreement"] if a["class"] == "all"]
     if pooled:
         weakest = sorted(pooled, key=lambda a: (a["spearman"] is None, a["spearman"] or 0.0))[
@@ -62,25 +56,28 @@ def render(doc: Document) -> str:
             "|---|---|---|---|---|",
         ]
         lines += [
-            f"| {a['method_a']} | {a['method_b']} | {_num(a['spearman'])} | {_num(a['kendall'])} "
-            f"| {_num(a['topk_jaccard'])} |"
+            f"| {md_text(a['method_a'])} | {md_text(a['method_b'])} | {_num(a['spearman'])} "
+            f"| {_num(a['kendall'])} | {_num(a['topk_jaccard'])} |"
             for a in weakest
         ]
     for check in doc["additivity"]:
         verdict = "ok" if check["ok"] else "**FAILED**"
         lines += [
             "",
-            f"SHAP additivity ({check['method']}): {verdict}, max error "
+            f"SHAP additivity ({md_text(check['method'])}): {verdict}, max error "
             f"{check['max_abs_error']:.2e}, p99 {check['p99_abs_error']:.2e} "
-            f"over {check['rows']} rows.",
+            f"over {md_text(check['rows'])} rows.",
         ]
     for line in stability_lines(doc):
-        lines += ["", _cell(line) + "."]
+        lines += ["", md_text(line) + "."]
     not_ok = [m for m in doc["methods"] if m["status"] != "ok"]
     if not_ok:
         lines += ["", "<details><summary>Skipped and failed methods</summary>", ""]
-        lines += [f"- {m['status']}: `{m['method']}` — {_cell(m['reason'])}" for m in not_ok]
+        lines += [
+            f"- {md_text(m['status'])}: {md_text(m['method'])} — {md_text(m['reason'])}"
+            for m in not_ok
+        ]
         lines += ["", "</details>"]
     for note in prov["notes"]:
-        lines += ["", f"> note: {_cell(note)}"]
+        lines += ["", f"> note: {md_text(note)}"]
     return "\n".join(lines) + "\n"

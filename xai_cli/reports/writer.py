@@ -1,19 +1,19 @@
-"""Writing report files atomically: each file is written to a temporary name beside its target and
-renamed into place, so a reader never sees a half-written report and an old one survives a crash."""
+"""The report formats and writing a report set: every file of the set is written to a temporary
+beside its target and renamed into place only when all are written (:mod:`xai_cli.reports.files`),
+so a reader never sees a half-written report and a failed write leaves the old set as it was."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from xai_cli.errors import UsageError, XaiError
+from xai_cli.errors import UsageError
 from xai_cli.reports import csv as csv_report
 from xai_cli.reports import html as html_report
 from xai_cli.reports import json as json_report
 from xai_cli.reports import markdown as markdown_report
 from xai_cli.reports.document import Document
+from xai_cli.reports.files import write_files
 
 FORMATS: dict[str, dict[str, Callable[[Document], str]]] = {
     "json": {"report.json": json_report.render},
@@ -44,35 +44,22 @@ def parse_formats(spec: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def atomic_write(path: Path, text: str, what: str = "the file") -> None:
+    """Write one file through :func:`~xai_cli.reports.files.write_files` (a temporary beside it,
+    fsync, rename); a failure is an :class:`~xai_cli.errors.OutputError` and leaves the old file."""
+    write_files({path: text}, what)
 
 
-def write_reports(doc: Document, out_dir: Path, formats: tuple[str, ...]) -> list[Path]:
-    """Render every requested format first, then write the files; returns their paths.
+def write_reports(
+    doc: Document, out_dir: Path, formats: tuple[str, ...], shown: Path | None = None
+) -> list[Path]:
+    """Render every requested format, then write the files all or nothing; returns their paths.
 
-    Rendering everything before writing anything means a renderer error leaves no partial set.
+    Rendering everything before writing anything means a renderer error leaves no partial set;
+    :func:`~xai_cli.reports.files.write_files` means a write error (disk full, read-only folder)
+    does not either: it raises :class:`~xai_cli.errors.OutputError` and the previous report set
+    stays as it was. ``shown`` is the folder an error names (``xai run`` writes a job into a
+    hidden partial folder and names the job's folder).
     """
-    rendered = {name: fn(doc) for fmt in formats for name, fn in FORMATS[fmt].items()}
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise XaiError(
-            f"cannot create the output folder {out_dir}", cause=str(exc), hint="pass another --out"
-        ) from exc
-    paths = []
-    for name, text in rendered.items():
-        atomic_write(out_dir / name, text)
-        paths.append(out_dir / name)
-    return paths
+    rendered = {out_dir / name: fn(doc) for fmt in formats for name, fn in FORMATS[fmt].items()}
+    return write_files(rendered, "the reports", shown)

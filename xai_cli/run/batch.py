@@ -39,11 +39,12 @@ from joblib.externals.loky.process_executor import TerminatedWorkerError
 from xai_cli import __version__
 from xai_cli.api import explain_request
 from xai_cli.config.load import JobSpec, Plan
-from xai_cli.errors import XaiError, describe
+from xai_cli.errors import OutputError, XaiError, describe
 from xai_cli.explanation import Explanation
 from xai_cli.load.models import file_sha256
 from xai_cli.reports.document import Document, ok_methods
-from xai_cli.reports.writer import FORMATS, atomic_write, write_reports
+from xai_cli.reports.files import output_error, write_files
+from xai_cli.reports.writer import FORMATS, write_reports
 from xai_cli.run.estimate import describe_estimates
 
 FINGERPRINT_FILE = ".xai-job.json"
@@ -214,14 +215,25 @@ def _summary(
 
 
 def _replace_folder(partial: Path, final: Path) -> None:
-    """Move a complete partial folder into place, replacing an earlier one."""
-    if final.exists():
-        trash = final.with_name(f".{final.name}{PARTIAL_MARK}old-{uuid.uuid4().hex[:8]}")
-        final.rename(trash)
-        partial.rename(final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        partial.rename(final)
+    """Move a complete partial folder into place, replacing an earlier one.
+
+    The earlier folder is first renamed aside; if the new one then cannot take its place, the
+    earlier one is renamed back, so a failure leaves it as it was (an :class:`OutputError`).
+    """
+    try:
+        if final.exists():
+            trash = final.with_name(f".{final.name}{PARTIAL_MARK}old-{uuid.uuid4().hex[:8]}")
+            final.rename(trash)
+            try:
+                partial.rename(final)
+            except BaseException:
+                trash.rename(final)
+                raise
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            partial.rename(final)
+    except OSError as exc:
+        raise output_error(exc, "the job folder", final.parent, final) from exc
 
 
 def run_job(
@@ -237,7 +249,10 @@ def run_job(
     """Run one job and write its folder; never raises for a job's own failure.
 
     A failed job leaves no folder: a stale one from an earlier run is removed, so nothing reads an
-    old report as the answer for the current inputs. ``run_id`` is stored in the fingerprint file
+    old report as the answer for the current inputs. The exception is a job that ran but could not
+    write its folder (an :class:`OutputError`: disk full, read-only folder): its earlier folder is
+    left exactly as it was, like every other output xai fails to replace, and ``--resume`` tells
+    it apart by its fingerprint. ``run_id`` is stored in the fingerprint file
     so :func:`run_jobs` can tell a folder this run wrote from an older one.
     """
     work = work or JobWork()
@@ -254,7 +269,7 @@ def run_job(
                 say(job.name, "done")
                 return _resumed(stored, key)
         explanation = explain_request(
-            job.request(),
+            job.request,
             progress=lambda msg: say(job.name, msg),
             on_estimates=(
                 (lambda found: say(job.name, describe_estimates(found))) if work.estimate else None
@@ -264,7 +279,8 @@ def run_job(
         doc = explanation.document
         outcome = _write_folder(job, doc, out_dir, formats, key, print_, payload, run_id, t0)
     except Exception as exc:  # one job's failure must not stop the batch
-        shutil.rmtree(final, ignore_errors=True)
+        if not isinstance(exc, OutputError):  # a write failure leaves the earlier folder as it was
+            shutil.rmtree(final, ignore_errors=True)
         if isinstance(exc, XaiError):
             message = f"error[{exc.code}]: {exc.message}"
         else:
@@ -289,15 +305,17 @@ def _write_folder(
     t0: float,
 ) -> JobOutcome:
     """Write a job's reports and record into a partial folder, then rename it into place."""
+    final = out_dir / job.name
     partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
     try:
-        paths = write_reports(doc, partial, formats)
+        paths = write_reports(doc, partial, formats, shown=final)
         outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
         record = {"key": key, "fingerprint": print_, "outcome": outcome.to_dict(), "run_id": run_id}
         if payload is not None:
             record["payload"] = payload
-        atomic_write(partial / FINGERPRINT_FILE, json.dumps(record, indent=2, sort_keys=True))
-        _replace_folder(partial, out_dir / job.name)
+        text = json.dumps(record, indent=2, sort_keys=True)
+        write_files({partial / FINGERPRINT_FILE: text}, "the job record", final)
+        _replace_folder(partial, final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return outcome
@@ -378,7 +396,10 @@ def run_jobs(
     that dies takes only its unfinished jobs with it: they are reported as errors (unless their
     folder shows they ended, see :func:`_unfinished`), and ``--resume`` reruns just them.
     """
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        plan.out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, "the run's outputs", plan.out_dir) from exc
     clean_partials(plan.out_dir)
     done: list[JobResult] = []
     run_id = uuid.uuid4().hex

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import platform
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +26,7 @@ from xai_cli.compare.agreement import additivity, compare, intervals_from_bootst
 from xai_cli.errors import MethodError
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
-from xai_cli.methods import REGISTRY, ExplainContext, Explainer
+from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ExplainRequest
@@ -40,7 +39,7 @@ from xai_cli.results import (
     RunProvenance,
 )
 from xai_cli.run.distributed import DaskSession
-from xai_cli.run.estimate import Estimate, estimate
+from xai_cli.run.estimate import Estimate, apply_time_limit, estimate
 from xai_cli.run.rowwise import RowwiseJob, streamed
 from xai_cli.run.runner import in_memory, run_method
 
@@ -75,7 +74,7 @@ def choose(
     skipped: list[MethodOutcome] = []
     if list(requested) in (["auto"], []):
         for explainer in REGISTRY.values():
-            if not getattr(explainer, "in_auto", True):
+            if not explainer.in_auto:
                 continue  # opt-in methods run only when named
             support = explainer.supports(adapter)
             if not support.ok:
@@ -89,10 +88,8 @@ def choose(
         return chosen, skipped
     for name in requested:
         if name not in REGISTRY:
-            close = difflib.get_close_matches(name, list(REGISTRY), n=1)
             raise MethodError(
-                f"unknown method '{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""),
-                hint="`xai methods MODEL` lists the methods and which apply",
+                unknown_method(name), hint="`xai methods MODEL` lists the methods and which apply"
             )
         explainer = REGISTRY[name]
         support = explainer.supports(adapter)
@@ -106,12 +103,6 @@ def choose(
     return chosen, skipped
 
 
-def _params(request: ExplainRequest, method: str) -> dict[str, object]:
-    """A method's params, with the run-wide ``n_jobs`` unless the method sets its own."""
-    params = dict(request.params.get(method, {}))
-    if request.n_jobs is not None:
-        params.setdefault("n_jobs", request.n_jobs)
-    return params
 
 
 def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame) -> np.ndarray:
@@ -123,17 +114,17 @@ def model_output(adapter: ModelAdapter, local: LocalAttribution, X: pd.DataFrame
     return adapter.predict_raw(X)
 
 
-def _rowwise_job(request: ExplainRequest, method: str, sample_rows: int) -> RowwiseJob:
+def _rowwise_job(request: ExplainRequest, explainer: Explainer, sample_rows: int) -> RowwiseJob:
     return RowwiseJob(
         model_path=str(Path(request.model_path).resolve()),
         trust_model=request.trust_model,
-        method=method,
+        method=explainer.name,
         target=request.target,
         drop=request.drop,
         seed=request.seed,
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
-        params=_params(request, method),
+        params=request.params_for(explainer),
     )
 
 
@@ -179,27 +170,30 @@ class Prepared:
         self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
     ) -> ExplainContext:
         """A backend's context; with the run's Dask session for backends that distribute."""
-        distributes = dask is not None and getattr(explainer, "distributes", False)
+        distributes = dask is not None and explainer.distributes
         return ExplainContext(
             adapter=self.adapter,
             X=self.X,
             y=self.encoded,
             seed=request.seed,
-            params=_params(request, explainer.name),
+            params=request.params_for(explainer),
             task_map=dask.map if distributes and dask is not None else None,
         )
 
     def streams(self, request: ExplainRequest, explainer: Explainer) -> bool:
         """Whether ``explainer`` runs streamed over every row rather than on the sample."""
-        return request.streamed and getattr(explainer, "row_wise", False)
+        return request.streamed and explainer.row_wise
 
 
 def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
-    """Load the model and data files, check and sample them; raises ``XaiError`` on bad input."""
-    if request.top_k < 1:
-        raise MethodError("--top-k must be at least 1")
+    """Load, check and sample everything a run needs; raises ``XaiError`` on bad input.
+
+    The request checked its options and parameters when it was made, before this loads anything.
+    """
     progress(f"loading model {request.model_path}")
-    loaded = load_model(request.model_path, trust=request.trust_model)
+    loaded = load_model(
+        request.model_path, trust=request.trust_model, max_bytes=request.max_model_size
+    )
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
@@ -264,7 +258,7 @@ def _run_method(
     sample (its prediction tasks on Dask when it distributes and the engine is dask)."""
     ctx = prep.context(request, explainer, dask)
     if prep.streams(request, explainer):
-        job = _rowwise_job(request, explainer.name, len(prep.X))
+        job = _rowwise_job(request, explainer, len(prep.X))
         compute = streamed(ctx, job, Path(request.data_path), request.engine, dask, progress)
     else:
         compute = in_memory(explainer, ctx)
@@ -282,7 +276,8 @@ def explain(
     """Run ``xai explain``: every chosen method on one model and one dataset, then compare.
 
     With ``on_estimates``, each method's time is estimated first and handed to it before any
-    method runs (the CLI prints them); the estimates are kept in the methods' provenance.
+    method runs (the CLI prints them); the estimates are kept in the methods' provenance, and
+    ``request.time_limit`` applies to them (:func:`xai_cli.run.estimate.apply_time_limit`).
     Raises :class:`xai_cli.errors.XaiError` for bad input; backend failures are recorded in the
     result instead.
     """
@@ -310,14 +305,16 @@ def run_prepared(
     t0 = time.perf_counter() if t0 is None else t0
     adapter, X = prep.adapter, prep.X
     guessed: dict[str, float | None] = {}
+    chosen, over_time = prep.chosen, ()
     if on_estimates is not None:
         found = estimates(request, prep, progress)
         on_estimates(found)
         guessed = {e.method: e.seconds for e in found}
+        chosen, over_time = apply_time_limit(prep.chosen, found, request.time_limit)
     results: list[MethodOutcome] = []
     checks: list[Additivity] = []
     with DaskSession(request.scheduler) if request.engine == "dask" else _no_dask() as dask:
-        for explainer, chosen_by in prep.chosen:
+        for explainer, chosen_by in chosen:
             guess = guessed.get(explainer.name)
             progress(f"running {explainer.name}" + (f" (~{guess:.1f} s)" if guess else ""))
             outcome, check = _run_method(request, prep, explainer, chosen_by, dask, progress)
@@ -353,6 +350,6 @@ def run_prepared(
         provenance=provenance,
         features=adapter.feature_names,
         outputs=adapter.outputs,
-        outcomes=tuple(results) + prep.skipped,
+        outcomes=tuple(results) + over_time + prep.skipped,
         comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),
     )

@@ -33,11 +33,11 @@ from xai_cli.load.streaming import (
 )
 from xai_cli.methods import REGISTRY
 from xai_cli.methods.base import ExplainContext, numeric_view
+from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter, adapt
+from xai_cli.request import ENGINES
 from xai_cli.results import POOLED, Additivity, ImportanceTable, LocalAttribution
 from xai_cli.run.runner import Compute, Computed
-
-ENGINES = ("local", "dask")
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,8 @@ class RowwiseJob:
     seed: int
     chunk_rows: int
     sample_rows: int
-    params: dict[str, Any] = field(default_factory=dict)
+    params: MethodParams | dict[str, Any] = field(default_factory=dict)
+    """The method's typed parameters (or a mapping its model validates)."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -90,14 +91,14 @@ def explain_partition(
             X, keys, frame = X[keep], keys[keep], frame[keep]
         if len(X) == 0:
             continue
-        ctx = ExplainContext(adapter=adapter, X=X, y=None, seed=job.seed, params=dict(job.params))
+        ctx = ExplainContext(adapter=adapter, X=X, y=None, seed=job.seed, params=job.params)
         local = explainer.explain(ctx)
         if not isinstance(local, LocalAttribution):
             raise TypeError(f"{job.method} is not a row-wise method")
         raw = np.asarray(adapter.predict_raw(X), dtype=float)
         part_ = chunk_partial(
             local.values, local.base_values, raw, frame, keys, job.sample_rows, local.unit,
-            getattr(local, "library", ""), getattr(local, "notes", ()),
+            local.library, local.notes,
         )  # fmt: skip
         total = part_ if total is None else total.merge(part_, job.sample_rows)
     if total is None:
