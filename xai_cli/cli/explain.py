@@ -157,7 +157,9 @@ def explain_command(
         if estimate_only:
             with err.status("estimating…") as status:
                 prepared = prepare(request, progress=lambda msg: status.update(msg))
-                found = estimates(request, prepared, progress=lambda msg: status.update(msg))
+                found = estimates(
+                    request, prepared, progress=lambda msg: status.update(msg), pilot=True
+                )
             if output_format == "json":
                 typer.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
             elif output_format == "table":

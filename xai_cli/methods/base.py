@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import ImportanceTable, LocalAttribution
 
@@ -51,8 +52,12 @@ class ExplainContext:
     """Runs ``fn(item, **shared)`` for each item somewhere else (Dask), in order; ``None``: in
     process. Only backends with ``distributes = True`` get one."""
     background: pd.DataFrame | None = None
-    """Rows to draw a background sample from, when not ``X`` itself (a pilot on a few rows
-    must use the real run's background, or its cost would not scale like the run's)."""
+    """The run's rows when ``X`` is only a few of them (a time estimate's pilot): background
+    samples and the model check are drawn from these, so a pilot costs and checks what the run
+    does; ``None``: ``X`` itself."""
+    cache: RunCache = field(default_factory=RunCache)
+    """What methods derive from the model once per run (parsed trees, tables), shared by the
+    estimate's pilots and the run; see :mod:`xai_cli.methods.cache`."""
 
 
 class Explainer(Protocol):

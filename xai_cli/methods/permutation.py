@@ -25,6 +25,8 @@ from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import POOLED, ImportanceTable
 
 DEFAULT_REPEATS = 5
+COST_ROWS = 256
+"""Rows the a-priori cost model times one prediction on."""
 
 
 def metric_name(adapter: ModelAdapter) -> str:
@@ -108,6 +110,23 @@ class Permutation:
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED
+
+    def cost_model(
+        self, ctx: ExplainContext, rows: int, timer: Callable[[], float]
+    ) -> tuple[float, str]:
+        """A cheap a-priori time for the estimate: one prediction on at most
+        :data:`COST_ROWS` rows (the faster of two) scaled to ``rows`` rows and ``1 + F x R``
+        calls. A small batch's per-call overhead is scaled up with it, so this errs long."""
+        repeats = int(ctx.params.get("n_repeats", DEFAULT_REPEATS))
+        calls = 1 + len(ctx.adapter.feature_names) * repeats
+        batch = ctx.X.iloc[:COST_ROWS]
+        timings = []
+        for _ in range(2):
+            start = timer()
+            ctx.adapter.predict_scores(batch)
+            timings.append(timer() - start)
+        seconds = min(timings) / max(len(batch), 1) * rows * calls
+        return seconds, f"one prediction on {len(batch)} rows timed, x {calls} calls"
 
     def estimate_seconds(
         self, ctx: ExplainContext, timer: Callable[[], float]

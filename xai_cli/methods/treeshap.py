@@ -18,6 +18,7 @@ unit says so. The engine checks additivity against an independent raw prediction
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,18 @@ class TreeShap:
             return unsupported("CatBoost refuses ShapValues for models with scale != 1")
         return SUPPORTED
 
+    def cost_model(
+        self, ctx: ExplainContext, rows: int, timer: Callable[[], float]
+    ) -> tuple[float, str] | None:
+        """A cheap a-priori time for the estimate (:mod:`xai_cli.run.estimate`), from the parsed
+        tables the run will use; ``None`` where the run would not use them."""
+        if str(ctx.params.get("engine", "auto")) != "auto":
+            return None
+        try:
+            return tableshap.predicted_seconds(ctx, rows, timer)
+        except UnsupportedForest:
+            return None
+
     def explain(self, ctx: ExplainContext) -> LocalAttribution:
         a = ctx.adapter
         engine = str(ctx.params.get("engine", "auto"))
@@ -172,16 +185,13 @@ def fast_path_dependent(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
-    a = ctx.adapter
-    compiled = tableshap.compile_model(a)
+    compiled, offset = tableshap.checked_model(ctx)  # parsed, checked and compiled once per run
+    table = tableshap.run_path_dependent_table(ctx, compiled)
     matrix = tableshap.encode(compiled, ctx.X)
-    check = ctx.X.iloc[: tableshap.CHECK_ROWS]
-    offset = tableshap.model_offset(compiled, matrix, a.predict_raw(check))
     with tableshap.threads(_n_jobs(ctx)):
-        values = tableshap.path_dependent(compiled, matrix)
+        values = tableshap.path_dependent(compiled, matrix, table)
     base = offset + tableshap.expected_leaves(compiled)
     return values, np.tile(base, (len(ctx.X), 1))
-
 
 
 def _n_jobs(ctx: ExplainContext) -> int | None:

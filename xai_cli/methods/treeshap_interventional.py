@@ -50,15 +50,14 @@ def background_sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def _fast_raw(
-    adapter: ModelAdapter, X: pd.DataFrame, background: pd.DataFrame, n_jobs: int | None
+    ctx: ExplainContext, background: pd.DataFrame, settings: tuple[int, int], n_jobs: int | None
 ) -> np.ndarray:
-    compiled = tableshap.compile_model(adapter)
-    matrix = tableshap.encode(compiled, X)
-    tableshap.model_offset(
-        compiled, matrix, adapter.predict_raw(X.iloc[: tableshap.CHECK_ROWS])
-    )  # raises when the parse does not reproduce the model
+    """xai's kernels; the parse, its check and the tables are built once per run."""
+    compiled, _ = tableshap.checked_model(ctx)  # raises when the parse does not reproduce it
+    matrix = tableshap.encode(compiled, ctx.X)
     with tableshap.threads(n_jobs):
-        return tableshap.interventional(compiled, matrix, tableshap.encode(compiled, background))
+        table = tableshap.run_interventional_table(ctx, compiled, background, settings)
+        return tableshap.evaluate(compiled, matrix, table)
 
 
 def _shap(
@@ -135,7 +134,9 @@ class InterventionalTreeShap:
             notes.append("probability space: computed by shap's interventional TreeExplainer")
         else:
             try:
-                values = _fast_raw(a, ctx.X, background, None if n_jobs is None else int(n_jobs))
+                values = _fast_raw(
+                    ctx, background, (rows, ctx.seed), None if n_jobs is None else int(n_jobs)
+                )
                 library = FAST_LIBRARY
                 notes.append("computed by xai's table TreeSHAP (exact interventional, numba)")
             except UnsupportedForest as exc:

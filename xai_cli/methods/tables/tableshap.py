@@ -2,19 +2,23 @@
 
 ``compile_model`` parses the trees (:mod:`xai_cli.model.parsers`) and lays out the per-leaf
 structure; ``path_dependent`` and ``interventional`` build the tables and evaluate them
-(:mod:`xai_cli.methods.tables.kernels`). Everything that cannot be done exactly raises
+(:mod:`xai_cli.methods.tables.kernels`). ``checked_model``, ``run_path_dependent_table`` and
+``run_interventional_table`` do the same through the run's
+:class:`~xai_cli.methods.cache.RunCache`, so the time estimate's pilots and the run parse, check
+and compile the model once between them. Everything that cannot be done exactly raises
 :class:`~xai_cli.model.forest.UnsupportedForest` with a reason, so the caller can fall back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from xai_cli.methods.base import ExplainContext
 from xai_cli.methods.tables import groups, kernels
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import Forest, UnsupportedForest
@@ -30,6 +34,8 @@ BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
 GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
+COST_ROWS = 64
+"""Rows the cost model times the tables on: fewer than a block, so one thread does them."""
 
 
 @dataclass(frozen=True)
@@ -237,3 +243,69 @@ def interventional(
 ) -> np.ndarray:
     """Interventional SHAP values (rows x features x outputs) against a background sample."""
     return evaluate(compiled, matrix, interventional_table(compiled, background))
+
+
+# ----- once per run ------------------------------------------------------------------------------
+def run_rows(ctx: ExplainContext) -> pd.DataFrame:
+    """The rows of the whole run: ``ctx.X``, or the run's rows when ``ctx.X`` is a pilot's few."""
+    return ctx.X if ctx.background is None else ctx.background
+
+
+def checked_model(ctx: ExplainContext) -> tuple[CompiledModel, np.ndarray]:
+    """The run's compiled model and its constant offset (:func:`model_offset`), checked against
+    the library's raw predictions on the first :data:`CHECK_ROWS` rows of the run; built once per
+    run (:attr:`ExplainContext.cache`), so a pilot and the run use the same offset.
+
+    Raises :class:`UnsupportedForest` (every time, built once) when the model cannot be done.
+    """
+    a, rows = ctx.adapter, run_rows(ctx)
+    compiled = ctx.cache.get("tableshap.compile", (a,), lambda: compile_model(a))
+
+    def check() -> np.ndarray:
+        head = rows.iloc[:CHECK_ROWS]
+        return model_offset(compiled, encode(compiled, head), a.predict_raw(head))
+
+    return compiled, ctx.cache.get("tableshap.check", (a, rows), check)
+
+
+def run_path_dependent_table(ctx: ExplainContext, compiled: CompiledModel) -> np.ndarray:
+    """:func:`path_dependent_table` of the run's model, built once per run."""
+    return ctx.cache.get(
+        "tableshap.path_dependent_table", (ctx.adapter,), lambda: path_dependent_table(compiled)
+    )
+
+
+def run_interventional_table(
+    ctx: ExplainContext,
+    compiled: CompiledModel,
+    background: pd.DataFrame,
+    settings: tuple[int, int],
+) -> np.ndarray:
+    """:func:`interventional_table` against ``background``, built once per run for the
+    background sample that ``settings`` (rows, seed) draw from the run's rows."""
+    return ctx.cache.get(
+        "tableshap.interventional_table",
+        (ctx.adapter, run_rows(ctx)),
+        lambda: interventional_table(compiled, encode(compiled, background)),
+        settings,
+    )
+
+
+def predicted_seconds(
+    ctx: ExplainContext, rows: int, timer: Callable[[], float]
+) -> tuple[float, str]:
+    """Path-dependent TreeSHAP's time on ``rows`` rows, a priori: the run's tables (built once
+    per run, so this costs the run nothing) timed on :data:`COST_ROWS` rows, the faster of two,
+    times ``rows``. One thread does those rows, so on several cores this overestimates; that
+    errs towards piloting. Raises :class:`UnsupportedForest` where the tables cannot be used."""
+    compiled, _ = checked_model(ctx)
+    table = run_path_dependent_table(ctx, compiled)
+    k = min(COST_ROWS, len(ctx.X))
+    matrix = encode(compiled, ctx.X.iloc[:k])
+    timings = []
+    for _ in range(2):  # the first may load the compiled kernels
+        start = timer()
+        evaluate(compiled, matrix, table)
+        timings.append(timer() - start)
+    per_row = min(timings) / max(k, 1)
+    return per_row * rows, f"the parsed tables timed on {k} rows, x {rows:,} rows"
