@@ -129,7 +129,7 @@ class Permutation:
         return seconds, f"one prediction on {len(batch)} rows timed, x {calls} calls"
 
     def estimate_seconds(
-        self, ctx: ExplainContext, timer: Callable[[], float]
+        self, ctx: ExplainContext, rows: int, timer: Callable[[], float]
     ) -> tuple[float, str]:
         """This run's time from its parts, timed on all the rows: ``1 + F x R`` predictions and
         scores (the baseline, then each shuffled column and repeat) and the bootstrap, whose

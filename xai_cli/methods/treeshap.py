@@ -133,14 +133,18 @@ class TreeShap:
     def cost_model(
         self, ctx: ExplainContext, rows: int, timer: Callable[[], float]
     ) -> tuple[float, str] | None:
-        """A cheap a-priori time for the estimate (:mod:`xai_cli.run.estimate`), from the parsed
-        tables the run will use; ``None`` where the run would not use them."""
+        """The estimate's time (:mod:`xai_cli.run.estimate`): the run's parsed tables timed on
+        one block of rows, x the run's blocks; ``None`` where the run would not use them."""
         if str(ctx.params.get("engine", "auto")) != "auto":
             return None
         try:
-            return tableshap.predicted_seconds(ctx, rows, timer)
+            threads = tableshap.thread_count(_n_jobs(ctx))
+            return tableshap.predicted_seconds(ctx, rows, threads, timer)
         except UnsupportedForest:
             return None
+
+    estimate_seconds = cost_model
+    """A long run's estimate is the same: the kernel's cost is one block's, times the blocks."""
 
     def explain(self, ctx: ExplainContext) -> LocalAttribution:
         a = ctx.adapter

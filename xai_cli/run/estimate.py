@@ -1,21 +1,26 @@
-"""Time estimates before a run: a cheap cost model first, timed pilots only for long runs.
+"""Time estimates before a run: a cheap cost model first, pilots only for long runs.
 
 A method that reads only the model (native importances) is not estimated: its cost does not grow
-with rows. A method that explains rows is first put through its cost model, when it has one
-(a ``cost_model(ctx, rows, timer)`` hook returning seconds and how they were found, or ``None``):
-TreeSHAP times its compiled tables on a few rows, permutation one prediction on a few rows times
-its ``1 + features x repeats`` calls. A run predicted to take under :data:`QUICK_BELOW` seconds
-is not piloted (a pilot would cost a real share of it); the estimate is the prediction, and its
-basis says so. Otherwise (or when asked for, as ``xai explain --estimate`` does) the method is
-piloted: a method whose cost is a known multiple of a few timed steps (permutation: one
-prediction and one score per shuffled column and repeat) times those steps through its
-``estimate_seconds(ctx, timer)`` hook; any other is run on a seeded subset, once untimed on ``m``
-rows (it pays one-time costs such as numba compilation), then timed on ``m`` and ``4m`` rows.
-The two sizes give a fixed cost and a cost per row, so the estimate is ``fixed + per_row * rows``.
-Pilots run with the method's own settings (background sample, repeats, threads) and the run's
-:class:`~xai_cli.methods.cache.RunCache`, so what they parse and compile (TreeSHAP's tables) is
-the run's, built once: ``make bench`` measures what the pilots add to a run.
-Estimates are rough by nature; report.json keeps each next to the measured time.
+with rows. A method that explains rows is first put through its cost model when it has one, a
+``cost_model(ctx, rows, timer)`` hook returning (seconds, how) or ``None``: TreeSHAP times its
+compiled tables on one block of rows and multiplies by the run's blocks over its threads;
+permutation times one prediction on a few rows and multiplies by its ``1 + features x repeats``
+calls and the rows. A run predicted to take under :data:`QUICK_BELOW` seconds is not piloted (a
+pilot would cost a real share of it): the estimate is the prediction, and its basis says so.
+
+Otherwise, or when asked (``xai explain --estimate``), the method is piloted. A method whose cost
+is a known multiple of a few timed steps times those steps through its
+``estimate_seconds(ctx, rows, timer)`` hook (permutation: one prediction, score and bootstrap
+metric on all the rows, x its calls; TreeSHAP: one block, x the blocks); any other (or one whose
+hook returns ``None``) runs on a seeded subset, once untimed on ``m`` rows (one-time costs such as
+numba compilation), then timed on ``m`` and ``4m`` rows: a fixed cost and a cost per row, so the
+estimate is ``fixed + per_row * rows``.
+
+Pilots run with the method's own settings (background sample, repeats, threads) and share the
+run's :class:`~xai_cli.methods.cache.RunCache`: what they parse and compile (TreeSHAP's trees,
+check and tables) is built once and reused by the run. ``make bench`` (benchmarks/estimate.py)
+measures what an estimate adds to a run. Estimates are rough by nature; report.json keeps each
+next to the measured time.
 """
 
 from __future__ import annotations
@@ -83,10 +88,11 @@ def estimate(
     hook = getattr(explainer, "estimate_seconds", None)
     if hook is not None:
         try:
-            seconds, basis = hook(ctx, timer)
+            found = hook(ctx, rows, timer)
         except Exception as exc:  # an estimate must never stop the run
             return Estimate(name, None, rows, f"estimate failed: {describe(exc, 120)}")
-        return Estimate(name, seconds, rows, basis)
+        if found is not None:  # None: this run is one the hook cannot time; pilot it
+            return Estimate(name, found[0], rows, found[1])
     n = len(ctx.X)
     if n < PILOT_FROM:
         return Estimate(name, None, rows, f"{n} rows: too few to pilot")

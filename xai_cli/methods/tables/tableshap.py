@@ -34,8 +34,6 @@ BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
 GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
-COST_ROWS = 64
-"""Rows the cost model times the tables on: fewer than a block, so one thread does them."""
 
 
 @dataclass(frozen=True)
@@ -173,14 +171,21 @@ def expected_leaves(compiled: CompiledModel) -> np.ndarray:
     return np.bincount(output[leaf], weights=weighted, minlength=f.n_outputs)
 
 
+def thread_count(n_jobs: int | None) -> int:
+    """The threads :func:`threads` runs the kernels on for ``n_jobs``."""
+    import numba
+
+    wanted = numba.config.NUMBA_NUM_THREADS if not n_jobs or n_jobs <= 0 else n_jobs
+    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+
+
 @contextmanager
 def threads(n_jobs: int | None) -> Iterator[None]:
     """Run numba kernels on ``n_jobs`` threads (``None`` or <= 0: all cores), then restore."""
     import numba
 
     before = numba.get_num_threads()
-    wanted = numba.config.NUMBA_NUM_THREADS if not n_jobs or n_jobs <= 0 else n_jobs
-    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(thread_count(n_jobs))
     try:
         yield
     finally:
@@ -292,20 +297,30 @@ def run_interventional_table(
 
 
 def predicted_seconds(
-    ctx: ExplainContext, rows: int, timer: Callable[[], float]
+    ctx: ExplainContext, rows: int, threads: int, timer: Callable[[], float]
 ) -> tuple[float, str]:
-    """Path-dependent TreeSHAP's time on ``rows`` rows, a priori: the run's tables (built once
-    per run, so this costs the run nothing) timed on :data:`COST_ROWS` rows, the faster of two,
-    times ``rows``. One thread does those rows, so on several cores this overestimates; that
-    errs towards piloting. Raises :class:`UnsupportedForest` where the tables cannot be used."""
+    """Path-dependent TreeSHAP's time on ``rows`` rows from one timed block.
+
+    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
+    every table once (a block of one row costs a good part of a full one), run ``threads`` at a
+    time; so the run takes about ``blocks / min(threads, blocks)`` times one block. One block of
+    the run's rows is timed, after a one-row call that loads the compiled kernels, on the run's
+    tables (built once per run, so this costs the run nothing else). Raises
+    :class:`UnsupportedForest` where the tables cannot be used.
+    """
     compiled, _ = checked_model(ctx)
     table = run_path_dependent_table(ctx, compiled)
-    k = min(COST_ROWS, len(ctx.X))
+    k = min(BLOCK_ROWS, len(ctx.X))
     matrix = encode(compiled, ctx.X.iloc[:k])
-    timings = []
-    for _ in range(2):  # the first may load the compiled kernels
+
+    def time_block() -> float:
+        evaluate(compiled, matrix[:1], table)  # loads the kernels: a one-time cost
         start = timer()
         evaluate(compiled, matrix, table)
-        timings.append(timer() - start)
-    per_row = min(timings) / max(k, 1)
-    return per_row * rows, f"the parsed tables timed on {k} rows, x {rows:,} rows"
+        return timer() - start
+
+    block = ctx.cache.get("tableshap.block_seconds", (ctx.adapter, run_rows(ctx)), time_block)
+    blocks = -(-rows // BLOCK_ROWS)
+    parallel = max(1, min(threads, blocks))
+    seconds = block * max(rows, 1) / max(k, 1) if rows < BLOCK_ROWS else block * blocks / parallel
+    return seconds, f"the tables timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
