@@ -125,8 +125,8 @@ def explain_command(
 ) -> None:
     """Explain MODEL on DATA with every applicable method and write comparison reports.
 
-    Before running, each method's time is estimated from timed pilots on a few rows and shown on
-    stderr (``--estimate`` stops there).
+    Before running, each method's time is estimated (a cost model; timed pilots on a few rows
+    only when the run looks long) and shown on stderr (``--estimate`` pilots and stops there).
     """
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
