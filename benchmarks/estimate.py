@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,14 @@ def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
+def _bases(runs: list[dict[str, Any]]) -> str:
+    """How the runs were estimated, each distinct basis with how many runs had it."""
+    counts = Counter(r["basis"] or "no estimate" for r in runs)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return "; ".join(f"{basis} ({n} of {len(runs)})" for basis, n in counts.most_common())
+
+
 def run(quick: bool, repeats: int, out: Path) -> str:
     """Measure the three variants ``repeats`` times each (interleaved), write and return the
     Markdown table."""
@@ -114,7 +123,7 @@ def run(quick: bool, repeats: int, out: Path) -> str:
             f"| {variant} | {est:.2f} | {run_s:.2f} | {est / run_s:.1%} | {added:+.2f} | "
             f"{added / base:+.1%} | "
             f"{statistics.median(guess) if guess else float('nan'):.2f} | "
-            f"{_median(rs, 'method_s'):.2f} | {rs[-1]['basis'] or 'no estimate'} |"
+            f"{_median(rs, 'method_s'):.2f} | {_bases(rs)} |"
         )
     text = "\n".join([
         f"# Time estimate cost ({'quick' if quick else 'full'} mode)",

@@ -304,7 +304,7 @@ def predicted_seconds(
     The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
     every table once (a block of one row costs a good part of a full one), run ``threads`` at a
     time; so the run takes about ``blocks / min(threads, blocks)`` times one block. One block of
-    the run's rows is timed, after a one-row call that loads the compiled kernels, on the run's
+    the run's rows is timed, after an empty call that loads the compiled kernels, on the run's
     tables (built once per run, so this costs the run nothing else). Raises
     :class:`UnsupportedForest` where the tables cannot be used.
     """
@@ -314,7 +314,7 @@ def predicted_seconds(
     matrix = encode(compiled, ctx.X.iloc[:k])
 
     def time_block() -> float:
-        evaluate(compiled, matrix[:1], table)  # loads the kernels: a one-time cost
+        evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
         start = timer()
         evaluate(compiled, matrix, table)
         return timer() - start
