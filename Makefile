@@ -52,11 +52,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check xai_cli tests sample_data docs benchmarks tools
 
 # Benchmarks: train the seeded workloads once (cached in benchmarks/.cache), time xai's TreeSHAP
-# against each library's own and shap, write benchmarks/results/latest.md. QUICK=1: small sizes.
+# against each library's own and shap, write benchmarks/results/latest.md; the streaming memory
+# (streaming.md) and what the time estimate costs against the run (estimate.md). QUICK=1: small.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
+	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -117,8 +117,8 @@ def explain_command(
 ) -> None:
     """Explain MODEL on DATA with every applicable method and write comparison reports.
 
-    Before running, each method's time is estimated from timed pilots on a few rows and shown on
-    stderr (``--estimate`` stops there).
+    Before running, each method's time is estimated (a cost model; timed pilots on a few rows
+    only when the run looks long) and shown on stderr (``--estimate`` pilots and stops there).
     """
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
@@ -151,7 +151,9 @@ def explain_command(
         if estimate_only:
             with err.status("estimating…") as status:
                 prepared = prepare(request, progress=lambda msg: status.update(msg))
-                found = estimates(request, prepared, progress=lambda msg: status.update(msg))
+                found = estimates(
+                    request, prepared, progress=lambda msg: status.update(msg), pilot=True
+                )
             if output_format == "json":
                 typer.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
             elif output_format == "table":

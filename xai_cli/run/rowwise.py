@@ -30,6 +30,7 @@ from xai_cli.load.streaming import (
 )
 from xai_cli.methods import REGISTRY
 from xai_cli.methods.base import ExplainContext, Explainer, library_version, numeric_view
+from xai_cli.methods.cache import RunCache
 from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ENGINES
@@ -71,6 +72,7 @@ def explain_partition(part: Partition, job: RowwiseJob) -> Partial:
     explainer = REGISTRY[job.method]
     total: Partial | None = None
     offset = 0
+    cache = RunCache()  # the partition's chunks parse and compile the model once between them
     for frame in read_chunks(part, job.chunk_rows):
         keys = row_keys(job.seed, part.start + offset, len(frame))
         offset += len(frame)
@@ -86,7 +88,9 @@ def explain_partition(part: Partition, job: RowwiseJob) -> Partial:
             X, keys, frame = X[keep], keys[keep], frame[keep]
         if len(X) == 0:
             continue
-        ctx = ExplainContext(adapter=adapter, X=X, y=None, seed=job.seed, params=job.params)
+        ctx = ExplainContext(
+            adapter=adapter, X=X, y=None, seed=job.seed, params=job.params, cache=cache
+        )
         local = explainer.explain(ctx)
         if not isinstance(local, LocalAttribution):
             raise TypeError(f"{job.method} is not a row-wise method")
