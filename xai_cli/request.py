@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+DEFAULT_MAX_ROWS = 10_000
+"""Rows the CLI and configs explain by default (a seeded sample); ``all`` explains every row.
+
+Here rather than in :mod:`xai_cli.load.data` so that ``xai explain --help`` can show it without
+importing pandas."""
+
 
 @dataclass(frozen=True)
 class ExplainRequest:

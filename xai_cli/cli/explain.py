@@ -7,17 +7,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
 from xai_cli.errors import UsageError
-from xai_cli.load.data import DEFAULT_MAX_ROWS, resolve_max_rows
-from xai_cli.methods import REGISTRY
-from xai_cli.reports.document import build_document, ok_methods
-from xai_cli.reports.writer import parse_formats, write_reports
-from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare
-from xai_cli.run.estimate import describe_estimates
+from xai_cli.request import DEFAULT_MAX_ROWS
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
@@ -29,6 +22,8 @@ def _split(values: list[str]) -> tuple[str, ...]:
 def _parse_params(items: list[str]) -> dict[str, dict[str, object]]:
     """``METHOD:KEY=VALUE`` options as ``{method: {key: value}}``; integers and floats are
     converted, anything else stays text (each backend validates its own parameters)."""
+    from xai_cli.methods import REGISTRY  # the method modules import numpy, pandas and numba
+
     out: dict[str, dict[str, object]] = {}
     for item in items:
         method, sep, rest = item.partition(":")
@@ -127,6 +122,16 @@ def explain_command(
     Before running, each method's time is estimated from timed pilots on a few rows and shown on
     stderr (``--estimate`` stops there).
     """
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+
+    from xai_cli.cli.console import print_estimates, print_summary
+    from xai_cli.load.data import resolve_max_rows
+    from xai_cli.reports.document import build_document, ok_methods
+    from xai_cli.reports.writer import parse_formats, write_reports
+    from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare
+    from xai_cli.run.estimate import describe_estimates
+
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
         check_choice(output_format, "--output-format", OUTPUT_FORMATS)
