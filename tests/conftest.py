@@ -181,6 +181,9 @@ def run_xai_process(
     in a subprocess: for what only a real process shows (its exit status through the entry
     point, signals, start-up). Slower than :func:`run_xai` by the interpreter's start-up."""
     full_env = {**os.environ, **CLI_ENV}
+    # the console script imports this checkout's package even where it was installed from another
+    paths = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     for key, value in (env or {}).items():
         if value is None:
             full_env.pop(key, None)
