@@ -5,7 +5,8 @@ Each command runs in a fresh process, from start to exit (interpreter start-up, 
 machine that speeds up or slows down touches them all alike. Per command: wall seconds (min and
 median), CPU seconds (user + system, median) and peak resident memory, read from ``wait4`` for
 that one child. The yardsticks are ``python -c "import typer"`` (what any Typer CLI pays before
-it does anything) and loading the model alone, with xai's own loader and with ``joblib.load``.
+it does anything), a one-command Typer app's ``--help`` (what Typer's help rendering costs) and
+loading the model alone, with xai's own loader and with ``joblib.load``.
 Prints a Markdown table and writes it to ``benchmarks/results/startup.md``.
 
     python -m benchmarks.startup                    # 10 runs each
@@ -34,6 +35,16 @@ ENV = {
 }
 """The console script imports the package of this checkout, even where ``xai`` was installed
 (editable) from another."""
+TINY_APP = """
+import typer
+from pathlib import Path
+app = typer.Typer(add_completion=False)
+@app.command()
+def main(path: Path = typer.Argument(..., help="A file."), flag: bool = typer.Option(False)):
+    \"\"\"Do nothing.\"\"\"
+app()
+"""
+"""A one-command Typer app: its ``--help`` is what Typer's help rendering (rich, pydantic) costs."""
 HELP_GOAL = 2.0
 """``--version`` and ``--help`` should take at most this many times ``import typer``."""
 
@@ -81,6 +92,7 @@ def commands(model: Path) -> list[Timing]:
     load = f"from xai_cli.load.models import load_model; load_model({str(model)!r})"
     return [
         Timing('python -c "import typer"', [py, "-c", "import typer"]),
+        Timing("one-command Typer app --help (python -c)", [py, "-c", TINY_APP, "--help"]),
         Timing("xai --version", [*xai, "--version"]),
         Timing("xai --help", [*xai, "--help"]),
         Timing("xai explain --help", [*xai, "explain", "--help"]),
@@ -125,12 +137,16 @@ def render(timings: list[Timing], model: Path, runs: int) -> str:
             f"{t.median_wall / typer_s:.2f} |"
         )
     worst = max(by[k].median_wall for k in ("xai --version", "xai --help", "xai explain --help"))
+    tiny = by["one-command Typer app --help (python -c)"].median_wall
     methods = by["xai methods MODEL"].median_wall
     loading = by["load MODEL with xai's loader (python -c)"].median_wall
     lines += [
         "",
         f"- `--version` / `--help`: the slowest median is {worst / typer_s:.2f}× `import typer` "
-        f"(goal: at most {HELP_GOAL:g}×): {'met' if worst <= HELP_GOAL * typer_s else 'NOT met'}.",
+        f"(goal: at most {HELP_GOAL:g}×): {'met' if worst <= HELP_GOAL * typer_s else 'NOT met'}; "
+        f"a one-command Typer app's `--help` alone is {tiny / typer_s:.2f}× (Typer renders help "
+        "with rich and builds parameter types with pydantic), and the slowest is "
+        f"{worst / tiny:.2f}× that.",
         f"- `xai methods MODEL`: {methods:.2f} s, of which loading the model with xai's loader in "
         f"a process of its own takes {loading:.2f} s ({100 * loading / methods:.0f}%); the rest "
         "is importing the method registry and checking each method against the model.",
