@@ -1,34 +1,31 @@
-"""``xai audit`` end to end through the installed ``xai`` entry point: exit codes 0, 1 and 2,
+"""``xai audit`` end to end through the CLI's entry point: exit codes 0, 1 and 2,
 ``--exit-zero``, every output file, the JUnit XML read back with junitparser, the GitHub step
-summary, and ``--baseline`` drift."""
+summary, and ``--baseline`` drift. The runs are in process; one failing audit's exit code 1 is
+checked through the installed ``xai`` console script, as a CI step sees it."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from tests.conftest import ROOT, SAMPLE_DATA, Run
+from tests.conftest import ROOT, SAMPLE_DATA, Run, run_xai, run_xai_process
 
-XAI = Path(sys.executable).parent / "xai"
 CONFIG = ROOT / "configs" / "audit.yaml"
 AUDIT_FILES = {"audit.json", "audit.md", "audit.junit.xml"}
 
 
 def xai_cli(*args: str, env: dict[str, str] | None = None) -> Run:
-    """Run the real ``xai`` console script, as a CI step would."""
-    assert XAI.exists(), "install the package (make setup) so the `xai` script exists"
-    full_env = {k: v for k, v in os.environ.items() if k != "GITHUB_STEP_SUMMARY"}
-    full_env.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
-    proc = subprocess.run(
-        [str(XAI), *args], capture_output=True, text=True, cwd=ROOT, env=full_env, timeout=600
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
+    """``xai ARGS`` in process, as a CI step would run it (no step summary unless ``env`` sets
+    ``GITHUB_STEP_SUMMARY``)."""
+    return run_xai(*args, env={"GITHUB_STEP_SUMMARY": None, **(env or {})})
+
+
+def xai_script(*args: str, env: dict[str, str] | None = None) -> Run:
+    """Like :func:`xai_cli`, through the real ``xai`` console script in its own process."""
+    return run_xai_process(*args, env={"GITHUB_STEP_SUMMARY": None, **(env or {})}, script=True)
 
 
 def check_junit(out: Path, audit: dict) -> JUnitXml:
@@ -162,10 +159,11 @@ def test_a_rule_that_cannot_be_evaluated_exits_2_even_with_exit_zero(
     assert check_junit(tmp_path / "out", audit).errors == 1
 
 
+@pytest.mark.process  # the exit status 1 through the installed console script, as CI sees it
 def test_a_failing_rule_exits_1_and_a_warn_rule_exits_0(audit_models, tmp_path: Path) -> None:
     strict = "    - {type: agreement, methods: [treeshap, xgboost.gain], min_spearman: 0.99}\n"
     config = _config(tmp_path, audit_models.clean, audit_models.holdout, strict, ", target: income")
-    assert xai_cli("audit", str(config), "-q").code == 1
+    assert xai_script("audit", str(config), "-q").code == 1
     warn = strict.replace("min_spearman: 0.99", "min_spearman: 0.99, severity: warn")
     config = _config(tmp_path, audit_models.clean, audit_models.holdout, warn, ", target: income")
     run = xai_cli("audit", str(config), "-q")

@@ -53,3 +53,25 @@ def test_streaming_memory_benchmark_writes_its_table(sample_models: Path, tmp_pa
         assert cells[0] == cells[2]
         assert float(cells[3]) > 0 and float(cells[4]) > 0
     assert "streamed: peak memory at 12,000 rows is" in out.read_text(encoding="utf-8")
+
+
+def test_estimate_benchmark_writes_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks.estimate import VARIANTS
+    from benchmarks.estimate import run as run_estimate
+
+    monkeypatch.setenv("XAI_BENCH_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "estimate.md"
+    table = run_estimate(quick=True, repeats=1, out=out)
+    assert out.read_text(encoding="utf-8") == table
+    lines = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+            for line in lines}  # fmt: skip
+    for variant in VARIANTS:  # a row per variant, with times and the estimate's basis
+        cells = rows[variant]
+        assert float(cells[1]) >= 0 and float(cells[2]) > 0 and float(cells[9]) > 0
+    assert rows["none"][10] == "no estimate" and rows["none"][8] == "nan"
+    assert float(rows["default"][8]) > 0 and float(rows["pilots"][8]) > 0
+    assert float(rows["default"][6]) >= 0 and float(rows["none"][6]) == 0  # own work, a number
+    assert rows["default"][10] and rows["pilots"][10]  # how each was estimated

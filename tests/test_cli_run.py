@@ -1,7 +1,8 @@
 """``xai run``: shipped configs, batch execution, resume, determinism, init and schema.
 
-Every test goes through the real entry point with real sample models; configs are written into a
-temp folder with paths relative to it, the way a user's config sits beside its files.
+Every test goes through the CLI's entry point with real sample models (in process, except the two
+marked ``process`` that kill a run or a worker); configs are written into a temp folder with paths
+relative to it, the way a user's config sits beside its files.
 """
 
 from __future__ import annotations
@@ -201,6 +202,7 @@ def test_without_resume_everything_reruns(two_jobs: Path, xai) -> None:
     assert json.loads(run.stdout)["counts"]["ok"] == 2
 
 
+@pytest.mark.process  # SIGKILLs the whole run: needs a process of its own
 def test_killed_run_leaves_nothing_a_resume_mistakes_for_finished(
     two_jobs: Path, tmp_path: Path
 ) -> None:
@@ -277,8 +279,14 @@ class _KillsItsProcess:
         return (os._exit, (3,))
 
 
-def test_a_killed_worker_loses_only_unfinished_jobs(two_jobs: Path, tmp_path: Path, xai) -> None:
+@pytest.mark.process  # a worker dies by os._exit: kept out of the test process, in case the
+# parent ever unpickled the model itself
+def test_a_killed_worker_loses_only_unfinished_jobs(
+    two_jobs: Path, tmp_path: Path, xai_process
+) -> None:
     import pickle
+
+    xai = xai_process
 
     (tmp_path / "killer.pkl").write_bytes(pickle.dumps(_KillsItsProcess()))
     config = yaml.safe_load(two_jobs.read_text(encoding="utf-8"))

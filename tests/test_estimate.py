@@ -1,8 +1,12 @@
-"""Time estimates before a run: the pilot arithmetic (on a fake clock), the permutation hook,
-the engine handing estimates over before any method runs, and ``xai explain --estimate``.
+"""Time estimates before a run: the pilot arithmetic (on a fake clock), the cost models that
+skip pilots for short runs, the permutation and TreeSHAP hooks, the per-run cache that lets the
+pilots and the run parse and compile a model once, the engine handing estimates over before any
+method runs, and ``xai explain --estimate``.
 
-Estimates are never compared with real timings here (speed is the benchmarks' business); what is
-tested is that the extrapolation is right when the cost really is ``fixed + per_row * rows``.
+Estimates are never compared with real timings here (speed is the benchmarks' business: ``make
+bench`` runs benchmarks/estimate.py); what is tested is that the extrapolation is right when the
+cost really is ``fixed + per_row * rows``, which work runs how often, and that an estimate never
+changes a result.
 """
 
 from __future__ import annotations
@@ -18,8 +22,14 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA
 from xai_cli.methods import REGISTRY, ExplainContext
-from xai_cli.run.engine import ExplainRequest, explain, prepare
-from xai_cli.run.estimate import PILOT_FROM, Estimate, describe_estimates, estimate
+from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare, run_prepared
+from xai_cli.run.estimate import (
+    PILOT_FROM,
+    QUICK_BELOW,
+    Estimate,
+    describe_estimates,
+    estimate,
+)
 
 
 @dataclass
@@ -44,7 +54,10 @@ class Linear:
     uses_rows: bool = True
     seen: list[int] = field(default_factory=list)
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Any) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Any) -> None:
+        return None  # no a-priori model
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Any) -> None:
         return None  # no cost model: estimated by pilots
 
     def explain(self, ctx: ExplainContext) -> None:
@@ -63,8 +76,8 @@ def test_pilots_recover_a_linear_cost_and_skip_one_time_costs(fixed: float, per_
     method = Linear(clock, fixed, per_row)
     got = estimate(method, _ctx(20_000), rows=20_000, timer=clock)  # type: ignore[arg-type]
     assert got.seconds == pytest.approx(fixed + per_row * 20_000)
-    assert got.basis == "pilots on 100 and 400 rows"
-    assert method.seen == [100, 100, 400, 400]  # 4.5% of the rows
+    assert got.basis == "pilots on 50 and 200 rows"
+    assert method.seen == [50, 50, 200]  # untimed warm-up, then m and 4m: 1.5% of the rows
 
 
 def test_a_streamed_method_is_estimated_for_every_row() -> None:
@@ -145,3 +158,138 @@ def test_cli_estimate_prints_and_writes_nothing(sample_models: Path, tmp_path: P
     assert skipped.code == 0 and "estimated time" not in skipped.stderr
     doc = json.loads((tmp_path / "out" / "report.json").read_text())
     assert all(m.get("estimated_s") is None for m in doc["methods"])
+
+
+# ----- cost models: no pilots for short runs -----------------------------------------------
+@dataclass
+class Modelled(Linear):
+    """A fake method with an a-priori cost model that predicts ``predicted`` seconds."""
+
+    predicted: float = 1.0
+    asked: list[int] = field(default_factory=list)
+
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Any) -> tuple[float, str]:
+        self.asked.append(rows)
+        return self.predicted, "fake model"
+
+
+def test_a_run_predicted_short_is_not_piloted_and_says_why() -> None:
+    clock = Clock()
+    method = Modelled(clock, 0.5, 0.001, predicted=QUICK_BELOW - 0.1)
+    got = estimate(method, _ctx(20_000), 20_000, timer=clock)  # type: ignore[arg-type]
+    assert method.seen == [] and method.asked == [20_000]
+    assert got.seconds == QUICK_BELOW - 0.1
+    assert got.basis == "predicted under 3 s: no pilots (fake model)"
+
+
+def test_a_run_predicted_long_or_an_explicit_estimate_is_piloted() -> None:
+    clock = Clock()
+    long = Modelled(clock, 0.5, 0.001, predicted=QUICK_BELOW + 1)
+    got = estimate(long, _ctx(20_000), 20_000, timer=clock)  # type: ignore[arg-type]
+    assert long.seen == [50, 50, 200] and got.basis == "pilots on 50 and 200 rows"
+    assert got.seconds == pytest.approx(0.5 + 0.001 * 20_000)
+    asked = Modelled(Clock(), 0.5, 0.001, predicted=0.1)
+    got = estimate(asked, _ctx(20_000), 20_000, timer=asked.clock, pilot=True)  # type: ignore[arg-type]
+    assert asked.asked == [] and asked.seen == [50, 50, 200]  # --estimate pilots anyway
+
+    class Failing(Modelled):
+        def cost_model(self, ctx: ExplainContext, rows: int, timer: Any) -> tuple[float, str]:
+            raise RuntimeError("cannot tell")
+
+    failing = Failing(Clock(), 0.5, 0.001)
+    assert estimate(failing, _ctx(20_000), 20_000, failing.clock).seconds is not None  # type: ignore[arg-type]
+    assert failing.seen == [50, 50, 200]  # a cost model that fails leaves it to the pilots
+
+
+def test_treeshap_cost_model_times_one_block_of_the_run_tables(sample_models: Path) -> None:
+    request = ExplainRequest(str(sample_models / "adult_xgboost.joblib"),
+                             str(SAMPLE_DATA / "adult.csv"), target="income",
+                             methods=("treeshap",))  # fmt: skip
+    prepared = prepare(request)
+    ctx = prepared.context(request, REGISTRY["treeshap"])
+    ticks = iter(np.arange(0.0, 1000.0, 0.001))  # each reading of the clock: 1 ms later
+    got = estimate(REGISTRY["treeshap"], ctx, len(ctx.X), timer=lambda: float(next(ticks)))
+    blocks = -(-len(ctx.X) // 128)
+    threads = int(got.basis.split(" on ")[-1].split()[0].rstrip(")"))
+    assert got.seconds == pytest.approx(0.001 * blocks / min(threads, blocks))
+    assert got.basis.startswith("predicted under 3 s: no pilots (the tables timed on 128 rows")
+    assert f"x {blocks} blocks" in got.basis
+    # the tables the cost model used are the run's: built once, kept for it
+    assert prepared.cache.builds == {
+        "tableshap.compile": 1, "tableshap.check": 1, "tableshap.path_dependent_table": 1,
+        "tableshap.block_seconds": 1,
+    }
+    native = ExplainRequest(request.model_path, request.data_path, target="income",
+                            methods=("treeshap",),
+                            params={"treeshap": {"engine": "native"}})  # fmt: skip
+    ctx = prepared.context(native, REGISTRY["treeshap"])
+    assert REGISTRY["treeshap"].cost_model(ctx, len(ctx.X), lambda: 0.0) is None  # type: ignore[attr-defined]
+
+
+# ----- one parse per run, identical results ------------------------------------------------
+@pytest.fixture(scope="module")
+def big_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """An XGBoost model and 2,400 rows: enough for pilots of the methods that have no hook."""
+    import joblib
+    import xgboost as xgb
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(2_400, 6)), columns=[f"x{i}" for i in range(6)])
+    y = X["x0"] * 2 + np.sin(X["x1"]) + X["x2"] * X["x3"]
+    folder = tmp_path_factory.mktemp("big_run")
+    model = xgb.XGBRegressor(n_estimators=30, max_depth=4, random_state=0, n_jobs=1).fit(X, y)
+    joblib.dump(model, folder / "model.joblib")
+    X.to_csv(folder / "rows.csv", index=False)
+    return str(folder / "model.joblib"), str(folder / "rows.csv")
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the real parse, compile, check and table builds (the real functions still run)."""
+    from xai_cli.methods.tables import tableshap
+    from xai_cli.model import parsers
+
+    calls: dict[str, int] = {}
+
+    def counted(name: str, fn: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            calls[name] = calls.get(name, 0) + 1
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    monkeypatch.setitem(parsers.PARSERS, "xgboost", counted("parse", parsers.PARSERS["xgboost"]))
+    for name in ("compile_model", "model_offset", "path_dependent_table", "interventional_table"):
+        monkeypatch.setattr(tableshap, name, counted(name, getattr(tableshap, name)))
+    return calls
+
+
+def test_pilots_and_run_parse_check_and_compile_the_model_once(
+    big_run: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _counting(monkeypatch)
+    request = ExplainRequest(*big_run, methods=("treeshap", "treeshap.interventional"))
+    prepared = prepare(request)
+    found = estimates(request, prepared, pilot=True)  # pilots even though the run is short
+    assert found[1].basis == "pilots on 25 and 100 rows"  # interventional: no hook, piloted
+    assert calls == {"parse": 1, "compile_model": 1, "model_offset": 1,
+                     "path_dependent_table": 1, "interventional_table": 1}  # fmt: skip
+    result = run_prepared(request, prepared)
+    assert all(o.status == "ok" for o in result.outcomes)
+    assert calls == {"parse": 1, "compile_model": 1, "model_offset": 1,
+                     "path_dependent_table": 1, "interventional_table": 1}  # fmt: skip
+    assert len(prepared.cache) == 0  # the run's end frees its tables
+    run_prepared(request, prepare(request))  # another run builds its own
+    assert calls["parse"] == 2 and calls["path_dependent_table"] == 2
+
+
+def test_results_are_identical_with_and_without_estimates(big_run: tuple[str, str]) -> None:
+    request = ExplainRequest(*big_run, methods=("treeshap", "treeshap.interventional"))
+    plain = run_prepared(request, prepare(request))
+    piloted = prepare(request)
+    estimates(request, piloted, pilot=True)
+    after = run_prepared(request, piloted)
+    for a, b in zip(plain.outcomes, after.outcomes, strict=True):
+        assert a.method == b.method and a.local is not None and b.local is not None
+        assert np.array_equal(a.local.values, b.local.values)
+        assert np.array_equal(a.local.base_values, b.local.base_values)
+        assert a.local.notes == b.local.notes

@@ -252,6 +252,7 @@ def test_every_method_declares_params_and_capabilities(name: str) -> None:
     for capability, kind in CAPABILITIES.items():
         assert isinstance(getattr(explainer, capability), kind), capability
     assert explainer.estimate_seconds.__qualname__.startswith(type(explainer).__name__)
+    assert explainer.cost_model.__qualname__.startswith(type(explainer).__name__)
     if explainer.row_wise or explainer.distributes:
         assert explainer.uses_rows
 

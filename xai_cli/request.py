@@ -30,6 +30,12 @@ ENGINES = ("local", "dask")
 """Where row-wise methods run: in process, or streamed over every row on Dask."""
 DEFAULT_ENGINE = "local"
 
+DEFAULT_MAX_ROWS = 10_000
+"""Rows the CLI and configs explain by default (a seeded sample); ``all`` explains every row.
+
+Here rather than in :mod:`xai_cli.load.data` so that ``xai explain --help`` can show it without
+importing pandas."""
+
 
 @dataclass(frozen=True)
 class ExplainRequest:

@@ -1,4 +1,11 @@
-"""The ``xai`` command line. This package is the only one that imports typer and rich."""
+"""The ``xai`` command line. This package is the only one that imports typer and rich.
+
+Start-up: the command modules imported here declare their Typer signatures (options, help texts,
+defaults) and import nothing heavy at the top; each command function imports numpy, pandas, rich,
+the pipeline and the model libraries when it runs. So ``xai --version`` and every ``--help`` cost
+little more than importing typer (``tests/test_entry_points.py`` guards it, ``make bench`` times
+it). Keep new imports in the command modules inside the functions that need them.
+"""
 
 from __future__ import annotations
 

@@ -9,16 +9,14 @@ giving a verdict still exit 2.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from xai_cli.audit import markdown
-from xai_cli.audit.runner import append_step_summary, load_audit, run_audit, write_outputs
 from xai_cli.cli.errors import error_boundary
-from xai_cli.config.load import Overrides
-from xai_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 STYLES = {
     "PASS": "green",
@@ -32,6 +30,8 @@ MESSAGE_WIDTH = 110
 
 def status_table(title: str, rows: list[tuple[str, dict]]) -> Table:
     """A short table of rules (or methods) and their statuses."""
+    from rich.table import Table
+
     several = len({job for job, _ in rows}) > 1
     table = Table(title=title, title_justify="left")
     if several:
@@ -71,6 +71,14 @@ def audit_command(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Audit models in CI: explain each job, check the rules, write JUnit/Markdown/JSON/HTML."""
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+
+    from xai_cli.audit import markdown
+    from xai_cli.audit.runner import append_step_summary, load_audit, run_audit, write_outputs
+    from xai_cli.config.load import Overrides
+    from xai_cli.errors import UsageError
+
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
         if jobs < 1:

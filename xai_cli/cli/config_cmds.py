@@ -7,8 +7,6 @@ from importlib import resources
 
 import typer
 
-from xai_cli.config.schema import json_schema
-
 
 def starter_config() -> str:
     """The text of the commented starter config that ``xai init`` prints."""
@@ -22,4 +20,6 @@ def init_command() -> None:
 
 def schema_command() -> None:
     """Print the config's JSON Schema: `xai schema > xai-config.schema.json`."""
+    from xai_cli.config.schema import json_schema  # pydantic: only when the command runs
+
     typer.echo(json.dumps(json_schema(), indent=2))

@@ -11,15 +11,10 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from xai_cli.audit import junit, markdown
-from xai_cli.audit.diff import diff_document
-from xai_cli.audit.runner import append_step_summary, read_report
 from xai_cli.cli.audit import status_table
 from xai_cli.cli.errors import check_choice, error_boundary
 from xai_cli.errors import UsageError
-from xai_cli.reports.files import write_files
 
 OUTPUT_FORMATS = ("table", "json", "markdown", "none")
 
@@ -49,6 +44,14 @@ def diff_command(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Compare the explanations in two report.json files (two model versions)."""
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+
+    from xai_cli.audit import junit, markdown
+    from xai_cli.audit.diff import diff_document
+    from xai_cli.audit.runner import append_step_summary, read_report
+    from xai_cli.reports.files import write_files
+
     err = Console(stderr=True)
     with error_boundary(debug):
         check_choice(output_format, "--output-format", OUTPUT_FORMATS)

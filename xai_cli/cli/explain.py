@@ -7,18 +7,15 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from xai_cli.api import explain_request
-from xai_cli.cli.console import print_estimates, print_summary
 from xai_cli.cli.errors import check_choice, error_boundary, print_error
-from xai_cli.load.data import DEFAULT_MAX_ROWS, resolve_max_rows
-from xai_cli.methods.params import parse_options
-from xai_cli.reports.document import ok_methods
-from xai_cli.reports.writer import parse_formats
-from xai_cli.request import DEFAULT_ENGINE, DEFAULT_METHODS, DEFAULT_SEED, DEFAULT_TOP_K
-from xai_cli.run.engine import ExplainRequest, estimates, prepare
-from xai_cli.run.estimate import describe_estimates, resolve_time_limit
+from xai_cli.request import (
+    DEFAULT_ENGINE,
+    DEFAULT_MAX_ROWS,
+    DEFAULT_METHODS,
+    DEFAULT_SEED,
+    DEFAULT_TOP_K,
+)
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
@@ -117,9 +114,21 @@ def explain_command(
 ) -> None:
     """Explain MODEL on DATA with every applicable method and write comparison reports.
 
-    Before running, each method's time is estimated from timed pilots on a few rows and shown on
-    stderr (``--estimate`` stops there).
+    Before running, each method's time is estimated (a cost model; timed pilots on a few rows
+    only when the run looks long) and shown on stderr (``--estimate`` pilots and stops there).
     """
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+
+    from xai_cli.api import explain_request
+    from xai_cli.cli.console import print_estimates, print_summary
+    from xai_cli.load.data import resolve_max_rows
+    from xai_cli.methods.params import parse_options
+    from xai_cli.reports.document import ok_methods
+    from xai_cli.reports.writer import parse_formats
+    from xai_cli.run.engine import ExplainRequest, estimates, prepare
+    from xai_cli.run.estimate import describe_estimates, resolve_time_limit
+
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
         check_choice(output_format, "--output-format", OUTPUT_FORMATS)
@@ -151,7 +160,9 @@ def explain_command(
         if estimate_only:
             with err.status("estimating…") as status:
                 prepared = prepare(request, progress=lambda msg: status.update(msg))
-                found = estimates(request, prepared, progress=lambda msg: status.update(msg))
+                found = estimates(
+                    request, prepared, progress=lambda msg: status.update(msg), pilot=True
+                )
             if output_format == "json":
                 typer.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
             elif output_format == "table":

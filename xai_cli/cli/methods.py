@@ -6,13 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from xai_cli.cli.errors import error_boundary
-from xai_cli.load.models import load_model
-from xai_cli.methods import REGISTRY
-from xai_cli.model.adapter import adapt
 
 
 def methods_command(
@@ -25,6 +20,14 @@ def methods_command(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """List every method, whether it applies to MODEL, and why not."""
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+    from rich.table import Table
+
+    from xai_cli.load.models import load_model
+    from xai_cli.methods import REGISTRY
+    from xai_cli.model.adapter import adapt
+
     with error_boundary(debug):
         adapter = adapt(load_model(model, trust=trust_model, max_bytes=max_model_size).obj)
         rows = []

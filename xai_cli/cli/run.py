@@ -5,29 +5,19 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
-from rich.table import Table
 
 from xai_cli.cli.errors import check_choice, error_boundary
-from xai_cli.config.load import Overrides, load_plan
 from xai_cli.errors import UsageError
-from xai_cli.load.data import resolve_max_rows
-from xai_cli.reports.batch import write_batch_reports
-from xai_cli.reports.writer import parse_formats
-from xai_cli.run.batch import JobOutcome, plan_summary, run_plan
-from xai_cli.run.estimate import resolve_time_limit
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+    from rich.table import Table
+
+    from xai_cli.run.batch import JobOutcome
 
 OUTPUT_FORMATS = ("table", "json", "none")
 
@@ -39,6 +29,16 @@ class BatchDisplay:
     """
 
     def __init__(self, console: Console, total: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.console = console
         self.live = console.is_terminal and not console.quiet
         self.progress = Progress(
@@ -86,6 +86,8 @@ class BatchDisplay:
 
 def summary_table(outcomes: list[JobOutcome]) -> Table:
     """Every job with its status and key figures."""
+    from rich.table import Table
+
     table = Table(title="xai run summary", title_justify="left")
     table.add_column("job", overflow="fold")
     table.add_column("status", no_wrap=True)
@@ -151,6 +153,16 @@ def run_command(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
     """Run every job of CONFIG; write per-job reports plus index.html and summary.csv/.json."""
+    # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
+    from rich.console import Console
+
+    from xai_cli.config.load import Overrides, load_plan
+    from xai_cli.load.data import resolve_max_rows
+    from xai_cli.reports.batch import write_batch_reports
+    from xai_cli.reports.writer import parse_formats
+    from xai_cli.run.batch import JobOutcome, plan_summary, run_plan
+    from xai_cli.run.estimate import resolve_time_limit
+
     err = Console(stderr=True, quiet=quiet)
     with error_boundary(debug):
         check_choice(output_format, "--output-format", OUTPUT_FORMATS)

@@ -23,6 +23,7 @@ from xai_cli.errors import (
     printable,
 )
 from xai_cli.load.models import file_sha256
+from xai_cli.request import DEFAULT_MAX_ROWS
 
 DATA_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -144,10 +145,6 @@ def split_features(
             "columns",
         )
     return frame.loc[:, list(feature_names)], y
-
-
-DEFAULT_MAX_ROWS = 10_000
-"""Rows the CLI and configs explain by default (a seeded sample); ``all`` explains every row."""
 
 
 def resolve_max_rows(value: str | int | None) -> int | None:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
+from xai_cli.methods.cache import RunCache
 from xai_cli.methods.params import MethodParams, parse
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.results import ImportanceTable, LocalAttribution
@@ -61,8 +62,12 @@ class ExplainContext:
     """Runs ``fn(item, **shared)`` for each item somewhere else (Dask), in order; ``None``: in
     process. Only backends with ``distributes = True`` get one."""
     background: pd.DataFrame | None = None
-    """Rows to draw a background sample from, when not ``X`` itself (a pilot on a few rows
-    must use the real run's background, or its cost would not scale like the run's)."""
+    """The run's rows when ``X`` is only a few of them (a time estimate's pilot): background
+    samples and the model check are drawn from these, so a pilot costs and checks what the run
+    does; ``None``: ``X`` itself."""
+    cache: RunCache = field(default_factory=RunCache)
+    """What methods derive from the model once per run (parsed trees, tables), shared by the
+    estimate's pilots and the run; see :mod:`xai_cli.methods.cache`."""
 
 
 class Explainer(Protocol):
@@ -95,9 +100,18 @@ class Explainer(Protocol):
         """Compute the explanation. May raise; the engine records the failure."""
         ...
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> tuple[float, str] | None:
-        """The cost model: this run's seconds and how they were found, from a few timed steps;
-        ``None`` when the method has none (then it is estimated from timed pilots on rows)."""
+    def cost_model(
+        self, ctx: ExplainContext, rows: int, timer: Timer
+    ) -> tuple[float, str] | None:
+        """A cheap a-priori time for ``rows`` rows and how it was found (one timed block or
+        prediction); ``None`` when the method has none. A run predicted short is not piloted."""
+        ...
+
+    def estimate_seconds(
+        self, ctx: ExplainContext, rows: int, timer: Timer
+    ) -> tuple[float, str] | None:
+        """This run's seconds from a few timed steps, when piloting; ``None`` when the method has
+        no such model (then it is estimated from timed pilots on rows)."""
         ...
 
 
@@ -126,7 +140,7 @@ def check_declared(explainer: Any) -> None:
         raise TypeError(f"method {name}: {', '.join(wrong)} must be declared as True or False")
     if not (isinstance(explainer.params, type) and issubclass(explainer.params, MethodParams)):
         raise TypeError(f"method {name}: params must be a MethodParams model")
-    for hook in ("supports", "explain", "estimate_seconds"):
+    for hook in ("supports", "explain", "cost_model", "estimate_seconds"):
         if not callable(getattr(explainer, hook, None)):
             raise TypeError(f"method {name} does not define {hook}()")
 

@@ -62,7 +62,11 @@ class CatBoostImportance:
             return "CatBoost PredictionValuesChange (training leaf weights), percent"
         return "CatBoost LossFunctionChange on the given labelled rows, loss units"
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
+        """Reads only the model: nothing to estimate."""
+        return None
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
         """No cost model: LossFunctionChange is piloted on rows, PredictionValuesChange not."""
         return None
 

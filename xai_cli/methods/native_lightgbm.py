@@ -42,7 +42,11 @@ class LightGBMImportance:
             f"LightGBM feature_importance('{self.importance_type}'), {UNITS[self.importance_type]}"
         )
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
+        """Reads only the model: nothing to estimate."""
+        return None
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
         """No cost model: reads the trees once, about constant time."""
         return None
 

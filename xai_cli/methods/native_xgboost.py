@@ -47,7 +47,11 @@ class XGBoostImportance:
         kind = self.importance_type
         return f"XGBoost get_score(importance_type='{kind}'), {UNITS[kind]}"
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
+        """Reads only the model: nothing to estimate."""
+        return None
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
         """No cost model: reads the trees once, about constant time."""
         return None
 

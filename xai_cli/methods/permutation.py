@@ -39,6 +39,11 @@ class PermutationParams(MethodParams):
     )
 
 
+COST_ROWS = 256
+"""Rows the a-priori cost model times one prediction on."""
+
+
+
 def metric_name(adapter: ModelAdapter) -> str:
     """The metric permutation importance scores with for this task."""
     return {"binary": "roc_auc", "multiclass": "roc_auc_ovr"}.get(adapter.task, "r2")
@@ -124,7 +129,26 @@ class Permutation:
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> tuple[float, str]:
+    def cost_model(
+        self, ctx: ExplainContext, rows: int, timer: Timer
+    ) -> tuple[float, str]:
+        """A cheap a-priori time for the estimate: one prediction on at most
+        :data:`COST_ROWS` rows (the faster of two) scaled to ``rows`` rows and ``1 + F x R``
+        calls. A small batch's per-call overhead is scaled up with it, so this errs long."""
+        repeats = read_params(ctx, self.params, self.name).n_repeats
+        calls = 1 + len(ctx.adapter.feature_names) * repeats
+        batch = ctx.X.iloc[:COST_ROWS]
+        timings = []
+        for _ in range(2):
+            start = timer()
+            ctx.adapter.predict_scores(batch)
+            timings.append(timer() - start)
+        seconds = min(timings) / max(len(batch), 1) * rows * calls
+        return seconds, f"one prediction on {len(batch)} rows timed, x {calls} calls"
+
+    def estimate_seconds(
+        self, ctx: ExplainContext, rows: int, timer: Timer
+    ) -> tuple[float, str]:
         """This run's time from its parts, timed on all the rows: ``1 + F x R`` predictions and
         scores (the baseline, then each shuffled column and repeat) and the bootstrap, whose
         per-metric cost is timed on one metric (only when the run keeps the predictions for it:

@@ -31,7 +31,11 @@ class SklearnImpurity:
     row_wise: ClassVar[bool] = False
     distributes: ClassVar[bool] = False
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
+        """Reads only the model: nothing to estimate."""
+        return None
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
         """No cost model: reads the fitted model once, about constant time."""
         return None
 

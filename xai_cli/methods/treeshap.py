@@ -18,6 +18,7 @@ unit says so. The engine checks additivity against an independent raw prediction
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -28,7 +29,6 @@ from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
     Support,
-    Timer,
     numeric_view,
     read_params,
     unsupported,
@@ -135,10 +135,6 @@ class TreeShap:
     row_wise: ClassVar[bool] = True  # each row's values depend only on that row: streamable
     distributes: ClassVar[bool] = False  # streams by rows instead (row_wise)
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
-        """No cost model: its time grows with rows, so timed pilots on rows estimate it."""
-        return None
-
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family not in COMPUTE:
             return unsupported(f"needs a tree model, this is {adapter.model_class}")
@@ -154,6 +150,23 @@ class TreeShap:
         if adapter.family == "catboost" and catboost_scale(adapter) != 1.0:
             return unsupported("CatBoost refuses ShapValues for models with scale != 1")
         return SUPPORTED
+
+    def cost_model(
+        self, ctx: ExplainContext, rows: int, timer: Callable[[], float]
+    ) -> tuple[float, str] | None:
+        """The estimate's time (:mod:`xai_cli.run.estimate`): the run's parsed tables timed on
+        one block of rows, x the run's blocks; ``None`` where the run would not use them."""
+        params = read_params(ctx, self.params, self.name)
+        if params.engine != "auto":
+            return None
+        try:
+            threads = tableshap.thread_count(params.n_jobs)
+            return tableshap.predicted_seconds(ctx, rows, threads, timer)
+        except UnsupportedForest:
+            return None
+
+    estimate_seconds = cost_model
+    """A long run's estimate is the same: the kernel's cost is one block's, times the blocks."""
 
     def explain(self, ctx: ExplainContext) -> LocalAttribution:
         a = ctx.adapter
@@ -199,13 +212,11 @@ def fast_path_dependent(
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
-    a = ctx.adapter
-    compiled = tableshap.compile_model(a)
+    compiled, offset = tableshap.checked_model(ctx)  # parsed, checked and compiled once per run
+    table = tableshap.run_path_dependent_table(ctx, compiled)
     matrix = tableshap.encode(compiled, ctx.X)
-    check = ctx.X.iloc[: tableshap.CHECK_ROWS]
-    offset = tableshap.model_offset(compiled, matrix, a.predict_raw(check))
     with tableshap.threads(n_jobs):
-        values = tableshap.path_dependent(compiled, matrix)
+        values = tableshap.path_dependent(compiled, matrix, table)
     base = offset + tableshap.expected_leaves(compiled)
     return values, np.tile(base, (len(ctx.X), 1))
 

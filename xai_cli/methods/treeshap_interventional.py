@@ -69,15 +69,14 @@ def background_sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def _fast_raw(
-    adapter: ModelAdapter, X: pd.DataFrame, background: pd.DataFrame, n_jobs: int | None
+    ctx: ExplainContext, background: pd.DataFrame, settings: tuple[int, int], n_jobs: int | None
 ) -> np.ndarray:
-    compiled = tableshap.compile_model(adapter)
-    matrix = tableshap.encode(compiled, X)
-    tableshap.model_offset(
-        compiled, matrix, adapter.predict_raw(X.iloc[: tableshap.CHECK_ROWS])
-    )  # raises when the parse does not reproduce the model
+    """xai's kernels; the parse, its check and the tables are built once per run."""
+    compiled, _ = tableshap.checked_model(ctx)  # raises when the parse does not reproduce it
+    matrix = tableshap.encode(compiled, ctx.X)
     with tableshap.threads(n_jobs):
-        return tableshap.interventional(compiled, matrix, tableshap.encode(compiled, background))
+        table = tableshap.run_interventional_table(ctx, compiled, background, settings)
+        return tableshap.evaluate(compiled, matrix, table)
 
 
 def _shap(
@@ -131,7 +130,11 @@ class InterventionalTreeShap:
     row_wise: ClassVar[bool] = False  # the background is drawn from the explained rows
     distributes: ClassVar[bool] = False
 
-    def estimate_seconds(self, ctx: ExplainContext, timer: Timer) -> None:
+    def cost_model(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
+        """No a-priori cost model yet: the estimate pilots it (on the run's cached tables)."""
+        return None
+
+    def estimate_seconds(self, ctx: ExplainContext, rows: int, timer: Timer) -> None:
         """No cost model: its time grows with rows, so timed pilots on rows estimate it."""
         return None
 
@@ -158,7 +161,8 @@ class InterventionalTreeShap:
             notes.append("probability space: computed by shap's interventional TreeExplainer")
         else:
             try:
-                values = _fast_raw(a, ctx.X, background, params.n_jobs)
+                settings = (params.background_rows, ctx.seed)
+                values = _fast_raw(ctx, background, settings, params.n_jobs)
                 library = FAST_LIBRARY
                 notes.append("computed by xai's table TreeSHAP (exact interventional, numba)")
             except UnsupportedForest as exc:

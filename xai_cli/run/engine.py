@@ -28,6 +28,7 @@ from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
+from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
@@ -165,6 +166,9 @@ class Prepared:
     notes: tuple[str, ...]
     chosen: tuple[tuple[Explainer, str], ...]
     skipped: tuple[MethodOutcome, ...]
+    cache: RunCache = dataclasses.field(default_factory=RunCache, compare=False, repr=False)
+    """What the methods derive from the model once per run (parsed trees, tables), shared by
+    the estimate's pilots and the run."""
 
     def context(
         self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
@@ -178,6 +182,7 @@ class Prepared:
             seed=request.seed,
             params=request.params_for(explainer),
             task_map=dask.map if distributes and dask is not None else None,
+            cache=self.cache,
         )
 
     def streams(self, request: ExplainRequest, explainer: Explainer) -> bool:
@@ -227,17 +232,20 @@ def prepare_loaded(
 
 
 def estimates(
-    request: ExplainRequest, prepared: Prepared, progress: Progress = _quiet
+    request: ExplainRequest, prepared: Prepared, progress: Progress = _quiet, *, pilot: bool = False
 ) -> tuple[Estimate, ...]:
-    """Each chosen method's estimated time, from pilots on a few rows (see :mod:`estimate`).
+    """Each chosen method's estimated time: its cost model for a short run, else pilots on a few
+    rows (see :mod:`xai_cli.run.estimate`); ``pilot=True`` pilots short runs too.
 
-    A streamed method is estimated for every row of the file, on this machine.
+    A streamed method is estimated for every row of the file, on this machine. What the pilots
+    parse and compile stays in ``prepared.cache`` for the run.
     """
     out = []
     for explainer, _ in prepared.chosen:
         progress(f"estimating {explainer.name}")
         rows = prepared.rows_total if prepared.streams(request, explainer) else len(prepared.X)
-        out.append(estimate(explainer, prepared.context(request, explainer), rows))
+        ctx = prepared.context(request, explainer)
+        out.append(estimate(explainer, ctx, rows, pilot=pilot))
     return tuple(out)
 
 
@@ -323,6 +331,7 @@ def run_prepared(
                 outcome = dataclasses.replace(outcome, provenance=provenance)
             results.append(outcome)
             checks.extend([check] if check is not None else [])
+    prep.cache.clear()  # the parsed trees and tables are this run's; a kept result holds no copy
     tables = tuple(o.table for o in results if o.table is not None)
     versions = {name: library_version(name) for name in LIBRARIES}
     versions["python"] = platform.python_version()

@@ -1,17 +1,26 @@
-"""Time estimates before a run: each method timed on a few rows, extrapolated to the real run.
+"""Time estimates before a run: a cheap cost model first, pilots only for long runs.
 
-A method that reads only the model (native importances) is not piloted: its cost does not grow
-with rows. A method that explains rows is run on a seeded subset twice on ``m`` rows and twice on
-``4m`` rows (the faster of each pair counts; the first run also pays one-time costs such as
-imports and numba compilation, which the real run then no longer pays). The two sizes give a
-fixed cost and a cost per row, so the estimate is ``fixed + per_row * rows``; the pilots cost
-about 5% of the run. A method whose cost is a known multiple of a few timed steps (permutation:
-one prediction and one score per shuffled column and repeat) times those steps instead, through
-the cost model every method declares, ``estimate_seconds(ctx, timer)`` (``None``: none, pilot
-it): its fixed per-call costs would swamp a small pilot.
-Pilots use the method's own settings (background sample, repeats, threads), so the estimate is
-for this run on this machine, not a cost model.
-Estimates are rough by nature; report.json keeps each next to the measured time.
+A method that reads only the model (native importances) is not estimated: its cost does not grow
+with rows. A method that explains rows is first put through its cost model when it has one, a
+``cost_model(ctx, rows, timer)`` hook returning (seconds, how) or ``None``: TreeSHAP times its
+compiled tables on one block of rows and multiplies by the run's blocks over its threads;
+permutation times one prediction on a few rows and multiplies by its ``1 + features x repeats``
+calls and the rows. A run predicted to take under :data:`QUICK_BELOW` seconds is not piloted (a
+pilot would cost a real share of it): the estimate is the prediction, and its basis says so.
+
+Otherwise, or when asked (``xai explain --estimate``), the method is piloted. A method whose cost
+is a known multiple of a few timed steps times those steps through its
+``estimate_seconds(ctx, rows, timer)`` hook (permutation: one prediction, score and bootstrap
+metric on all the rows, x its calls; TreeSHAP: one block, x the blocks); any other (or one whose
+hook returns ``None``) runs on a seeded subset, once untimed on ``m`` rows (one-time costs such as
+numba compilation), then timed on ``m`` and ``4m`` rows: a fixed cost and a cost per row, so the
+estimate is ``fixed + per_row * rows``.
+
+Pilots run with the method's own settings (background sample, repeats, threads) and share the
+run's :class:`~xai_cli.methods.cache.RunCache`: what they parse and compile (TreeSHAP's trees,
+check and tables) is built once and reused by the run. ``make bench`` (benchmarks/estimate.py)
+measures what an estimate adds to a run. Estimates are rough by nature; report.json keeps each
+next to the measured time.
 
 The estimate also guards the run (:func:`apply_time_limit`): a method estimated to take longer than
 the time limit (``--time-limit``, default 10 min per method) is skipped, with the estimate as the
@@ -33,10 +42,12 @@ from xai_cli.errors import TimeLimitError, UsageError, describe
 from xai_cli.methods import ExplainContext, Explainer
 from xai_cli.results import MethodOutcome
 
+QUICK_BELOW = 3.0
+"""Seconds: a run its cost model predicts to be shorter is not piloted."""
 PILOT_FROM = 2_000
 """Runs on fewer rows than this are not piloted: a pilot would cost about as much as the run."""
 PILOT_MIN, PILOT_MAX = 25, 250
-"""The small pilot's ``m``: 0.5% of the rows, within these bounds."""
+"""The small pilot's ``m``: 0.25% of the rows, within these bounds."""
 SPAN = 4
 """The large pilot has ``SPAN * m`` rows: a wide gap keeps timing noise out of the per-row cost."""
 
@@ -53,7 +64,7 @@ class Estimate:
 
 def pilot_rows(n: int) -> int:
     """The smaller pilot's row count for a run on ``n`` rows."""
-    return int(min(PILOT_MAX, max(PILOT_MIN, n // 200)))
+    return int(min(PILOT_MAX, max(PILOT_MIN, n // 400)))
 
 
 def estimate(
@@ -61,22 +72,32 @@ def estimate(
     ctx: ExplainContext,
     rows: int,
     timer: Callable[[], float] = time.perf_counter,
+    *,
+    pilot: bool = False,
 ) -> Estimate:
-    """Estimate ``explainer``'s time on ``rows`` rows from pilots on a seeded subset of ``ctx.X``.
+    """Estimate ``explainer``'s time on ``rows`` rows: from its cost model when that predicts
+    under :data:`QUICK_BELOW` seconds, else from pilots on a seeded subset of ``ctx.X``.
 
-    Never raises: a pilot that fails gives no estimate, with the reason (the real run will
-    report its own failure).
+    ``pilot=True`` pilots even a short run (``xai explain --estimate`` asks for the estimate
+    itself). Never raises: a failing cost model falls back to pilots, and a failing pilot gives no
+    estimate, with the reason (the real run will report its own failure).
     """
     name = explainer.name
     if not explainer.uses_rows:
         return Estimate(name, None, rows, "reads the model only: about constant, not piloted")
+    if not pilot:
+        predicted = _cost_model(explainer, ctx, rows, timer)
+        if predicted is not None and predicted[0] < QUICK_BELOW:
+            seconds, how = predicted
+            return Estimate(
+                name, seconds, rows, f"predicted under {QUICK_BELOW:.0f} s: no pilots ({how})"
+            )
     try:
-        modelled = explainer.estimate_seconds(ctx, timer)
+        found = explainer.estimate_seconds(ctx, rows, timer)
     except Exception as exc:  # an estimate must never stop the run
         return Estimate(name, None, rows, f"estimate failed: {describe(exc, 120)}")
-    if modelled is not None:
-        seconds, basis = modelled
-        return Estimate(name, seconds, rows, basis)
+    if found is not None:  # None: this run is one the hook cannot time; pilot it
+        return Estimate(name, found[0], rows, found[1])
     n = len(ctx.X)
     if n < PILOT_FROM:
         return Estimate(name, None, rows, f"{n} rows: too few to pilot")
@@ -96,8 +117,8 @@ def estimate(
         return timer() - start
 
     try:
-        small = min(timed(m), timed(m))  # the first also pays the one-time costs
-        large = min(timed(SPAN * m), timed(SPAN * m))
+        timed(m)  # pays the one-time costs (compilation; the parse the run reuses)
+        small, large = timed(m), timed(SPAN * m)
     except Exception as exc:  # an estimate must never stop the run
         return Estimate(name, None, rows, f"pilot failed: {describe(exc, 120)}")
     per_row = max(large - small, 0.0) / ((SPAN - 1) * m)
@@ -105,16 +126,28 @@ def estimate(
     return Estimate(name, fixed + per_row * rows, rows, f"pilots on {m} and {SPAN * m} rows")
 
 
+def _cost_model(
+    explainer: Explainer, ctx: ExplainContext, rows: int, timer: Callable[[], float]
+) -> tuple[float, str] | None:
+    """The method's cheap a-priori prediction (seconds, how), or ``None`` when it has none or
+    it fails (then the method is piloted)."""
+    try:
+        found: tuple[float, str] | None = explainer.cost_model(ctx, rows, timer)
+    except Exception:  # a cost model that cannot tell leaves the estimate to the pilots
+        return None
+    return found
+
+
 def describe_estimates(estimates: tuple[Estimate, ...]) -> str:
-    """One line for the terminal: each piloted method's estimate, then the others briefly."""
+    """One line for the terminal: each estimated method's time, then the others briefly."""
     timed = [e for e in estimates if e.seconds is not None]
     parts = [f"{e.method} {_duration(e.seconds)}" for e in timed if e.seconds is not None]
     model_only = [e.method for e in estimates if e.basis.startswith("reads the model")]
     other = [e for e in estimates if e.seconds is None and e.method not in model_only]
-    line = "estimated time: " + (", ".join(parts) if parts else "no method was piloted")
+    line = "estimated time: " + (", ".join(parts) if parts else "no method was estimated")
     if timed:
         total = sum(e.seconds for e in timed if e.seconds is not None)
-        line += f" (total {_duration(total)}, from timed pilots; --estimate shows how)"
+        line += f" (total {_duration(total)}; --estimate shows how)"
     if model_only:
         line += f"; read from the model, fast: {', '.join(model_only)}"
     if other:

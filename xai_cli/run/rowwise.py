@@ -33,6 +33,7 @@ from xai_cli.load.streaming import (
 )
 from xai_cli.methods import REGISTRY
 from xai_cli.methods.base import ExplainContext, numeric_view
+from xai_cli.methods.cache import RunCache
 from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.request import ENGINES
@@ -63,12 +64,16 @@ def _adapter(model_path: str, trust: bool, mtime_ns: int) -> ModelAdapter:
 
 
 def explain_partition(
-    part: Partition, job: RowwiseJob, adapter: ModelAdapter | None = None
+    part: Partition,
+    job: RowwiseJob,
+    adapter: ModelAdapter | None = None,
+    cache: RunCache | None = None,
 ) -> Partial:
     """Explain every row of one partition, chunk by chunk; return its sums and sample.
 
-    ``adapter`` is the run's loaded model when the partition runs in the run's own process; a Dask
-    worker passes none and loads the model from ``job.model_path`` (once per process).
+    ``adapter`` and ``cache`` are the run's loaded model and what its methods derived from it
+    (parsed trees, tables) when the partition runs in the run's own process; a Dask worker passes
+    neither, loads the model from ``job.model_path`` (once per process) and derives anew.
     """
     if adapter is None:
         mtime = Path(job.model_path).stat().st_mtime_ns
@@ -76,6 +81,8 @@ def explain_partition(
     explainer = REGISTRY[job.method]
     total: Partial | None = None
     offset = 0
+    if cache is None:  # the partition's chunks parse and compile the model once between them
+        cache = RunCache()
     for frame in read_chunks(part, job.chunk_rows):
         keys = row_keys(job.seed, part.start + offset, len(frame))
         offset += len(frame)
@@ -91,7 +98,9 @@ def explain_partition(
             X, keys, frame = X[keep], keys[keep], frame[keep]
         if len(X) == 0:
             continue
-        ctx = ExplainContext(adapter=adapter, X=X, y=None, seed=job.seed, params=job.params)
+        ctx = ExplainContext(
+            adapter=adapter, X=X, y=None, seed=job.seed, params=job.params, cache=cache
+        )
         local = explainer.explain(ctx)
         if not isinstance(local, LocalAttribution):
             raise TypeError(f"{job.method} is not a row-wise method")
@@ -113,19 +122,21 @@ def run_rowwise(
     scheduler: Any = None,
     progress: Callable[[str], None] = lambda _m: None,
     adapter: ModelAdapter | None = None,
+    cache: RunCache | None = None,
 ) -> Partial:
     """Explain every row of ``data_path`` with ``job.method``; partials reduced in order.
 
     ``scheduler`` is a Dask address, a run's :class:`~xai_cli.run.distributed.DaskSession`, or None
-    (a ``LocalCluster``); only the dask engine uses it. ``adapter``: the run's loaded model, which
-    the local engine uses instead of loading the file again (Dask workers load it themselves).
+    (a ``LocalCluster``); only the dask engine uses it. ``adapter`` and ``cache``: the run's loaded
+    model and its derived trees and tables, which the local engine uses instead of loading and
+    parsing the model again (Dask workers load it themselves).
     """
     parts = partitions(data_path, job.chunk_rows)
     if engine == "local":
         results = []
         for i, part in enumerate(parts):
             progress(f"{job.method}: partition {i + 1}/{len(parts)}")
-            results.append(explain_partition(part, job, adapter))
+            results.append(explain_partition(part, job, adapter, cache))
     elif engine == "dask":
         from xai_cli.run.distributed import map_partitions
 
@@ -180,7 +191,7 @@ def streamed(
 
     def compute() -> Computed:
         a = ctx.adapter
-        partial = run_rowwise(data_path, job, engine, scheduler, progress, a)
+        partial = run_rowwise(data_path, job, engine, scheduler, progress, a, ctx.cache)
         if len(partial.keys) != len(ctx.X):
             raise RuntimeError(
                 f"streamed sample has {len(partial.keys)} rows, the loaded sample {len(ctx.X)}"

@@ -2,19 +2,23 @@
 
 ``compile_model`` parses the trees (:mod:`xai_cli.model.parsers`) and lays out the per-leaf
 structure; ``path_dependent`` and ``interventional`` build the tables and evaluate them
-(:mod:`xai_cli.methods.tables.kernels`). Everything that cannot be done exactly raises
+(:mod:`xai_cli.methods.tables.kernels`). ``checked_model``, ``run_path_dependent_table`` and
+``run_interventional_table`` do the same through the run's
+:class:`~xai_cli.methods.cache.RunCache`, so the time estimate's pilots and the run parse, check
+and compile the model once between them. Everything that cannot be done exactly raises
 :class:`~xai_cli.model.forest.UnsupportedForest` with a reason, so the caller can fall back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from xai_cli.methods.base import ExplainContext
 from xai_cli.methods.tables import groups, kernels
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import Forest, UnsupportedForest
@@ -167,14 +171,21 @@ def expected_leaves(compiled: CompiledModel) -> np.ndarray:
     return np.bincount(output[leaf], weights=weighted, minlength=f.n_outputs)
 
 
+def thread_count(n_jobs: int | None) -> int:
+    """The threads :func:`threads` runs the kernels on for ``n_jobs``."""
+    import numba
+
+    wanted = numba.config.NUMBA_NUM_THREADS if not n_jobs or n_jobs <= 0 else n_jobs
+    return max(1, min(wanted, numba.config.NUMBA_NUM_THREADS))
+
+
 @contextmanager
 def threads(n_jobs: int | None) -> Iterator[None]:
     """Run numba kernels on ``n_jobs`` threads (``None`` or <= 0: all cores), then restore."""
     import numba
 
     before = numba.get_num_threads()
-    wanted = numba.config.NUMBA_NUM_THREADS if not n_jobs or n_jobs <= 0 else n_jobs
-    numba.set_num_threads(max(1, min(wanted, numba.config.NUMBA_NUM_THREADS)))
+    numba.set_num_threads(thread_count(n_jobs))
     try:
         yield
     finally:
@@ -237,3 +248,79 @@ def interventional(
 ) -> np.ndarray:
     """Interventional SHAP values (rows x features x outputs) against a background sample."""
     return evaluate(compiled, matrix, interventional_table(compiled, background))
+
+
+# ----- once per run ------------------------------------------------------------------------------
+def run_rows(ctx: ExplainContext) -> pd.DataFrame:
+    """The rows of the whole run: ``ctx.X``, or the run's rows when ``ctx.X`` is a pilot's few."""
+    return ctx.X if ctx.background is None else ctx.background
+
+
+def checked_model(ctx: ExplainContext) -> tuple[CompiledModel, np.ndarray]:
+    """The run's compiled model and its constant offset (:func:`model_offset`), checked against
+    the library's raw predictions on the first :data:`CHECK_ROWS` rows of the run; built once per
+    run (:attr:`ExplainContext.cache`), so a pilot and the run use the same offset.
+
+    Raises :class:`UnsupportedForest` (every time, built once) when the model cannot be done.
+    """
+    a, rows = ctx.adapter, run_rows(ctx)
+    compiled = ctx.cache.get("tableshap.compile", (a,), lambda: compile_model(a))
+
+    def check() -> np.ndarray:
+        head = rows.iloc[:CHECK_ROWS]
+        return model_offset(compiled, encode(compiled, head), a.predict_raw(head))
+
+    return compiled, ctx.cache.get("tableshap.check", (a, rows), check)
+
+
+def run_path_dependent_table(ctx: ExplainContext, compiled: CompiledModel) -> np.ndarray:
+    """:func:`path_dependent_table` of the run's model, built once per run."""
+    return ctx.cache.get(
+        "tableshap.path_dependent_table", (ctx.adapter,), lambda: path_dependent_table(compiled)
+    )
+
+
+def run_interventional_table(
+    ctx: ExplainContext,
+    compiled: CompiledModel,
+    background: pd.DataFrame,
+    settings: tuple[int, int],
+) -> np.ndarray:
+    """:func:`interventional_table` against ``background``, built once per run for the
+    background sample that ``settings`` (rows, seed) draw from the run's rows."""
+    return ctx.cache.get(
+        "tableshap.interventional_table",
+        (ctx.adapter, run_rows(ctx)),
+        lambda: interventional_table(compiled, encode(compiled, background)),
+        settings,
+    )
+
+
+def predicted_seconds(
+    ctx: ExplainContext, rows: int, threads: int, timer: Callable[[], float]
+) -> tuple[float, str]:
+    """Path-dependent TreeSHAP's time on ``rows`` rows from one timed block.
+
+    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
+    every table once (a block of one row costs a good part of a full one), run ``threads`` at a
+    time; so the run takes about ``blocks / min(threads, blocks)`` times one block. One block of
+    the run's rows is timed, after an empty call that loads the compiled kernels, on the run's
+    tables (built once per run, so this costs the run nothing else). Raises
+    :class:`UnsupportedForest` where the tables cannot be used.
+    """
+    compiled, _ = checked_model(ctx)
+    table = run_path_dependent_table(ctx, compiled)
+    k = min(BLOCK_ROWS, len(ctx.X))
+    matrix = encode(compiled, ctx.X.iloc[:k])
+
+    def time_block() -> float:
+        evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
+        start = timer()
+        evaluate(compiled, matrix, table)
+        return timer() - start
+
+    block = ctx.cache.get("tableshap.block_seconds", (ctx.adapter, run_rows(ctx)), time_block)
+    blocks = -(-rows // BLOCK_ROWS)
+    parallel = max(1, min(threads, blocks))
+    seconds = block * max(rows, 1) / max(k, 1) if rows < BLOCK_ROWS else block * blocks / parallel
+    return seconds, f"the tables timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
