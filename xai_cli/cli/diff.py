@@ -15,7 +15,7 @@ from rich.console import Console
 
 from xai_cli.audit import junit, markdown
 from xai_cli.audit.diff import diff_document
-from xai_cli.audit.runner import append_step_summary, read_report
+from xai_cli.audit.runner import append_step_summary
 from xai_cli.cli.audit import status_table
 from xai_cli.cli.errors import check_choice, error_boundary
 from xai_cli.errors import UsageError
@@ -60,10 +60,12 @@ def diff_command(
         ):
             if value is not None and not -1 <= value <= 1:
                 raise UsageError(f"{name} must be between -1 and 1, got {value}")
+        from xai_cli.report import Report
+
         chosen = tuple(m.strip() for m in (methods or "").split(",") if m.strip()) or None
         doc = diff_document(
-            read_report(base),
-            read_report(new),
+            Report.read(base),
+            Report.read(new),
             base_path=str(base),
             new_path=str(new),
             top_k=top_k,
