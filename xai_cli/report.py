@@ -431,8 +431,7 @@ class Report(_Entry):
 def report_json_schema() -> dict[str, Any]:
     """The JSON Schema of ``report.json`` (what ``xai schema report`` prints)."""
     schema = Report.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return schema
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def _problems(exc: ValidationError, shown: int = 3) -> str:
