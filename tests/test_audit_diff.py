@@ -101,11 +101,10 @@ def test_diff_errors_exit_2(reports, tmp_path: Path) -> None:
 
 
 def test_diff_document_ranks_over_common_features(reports) -> None:
-    main = json.loads(reports["main"].read_text())
-    pr = json.loads(reports["pr"].read_text())
+    main, pr = Report.read(reports["main"]), Report.read(reports["pr"])
     doc = diff_document(main, pr, base_path="a", new_path="b", top_k=3)
     entry = next(r["details"] for r in doc["results"] if r["rule"] == "treeshap")
-    assert entry["common_features"] == len(main["features"]) - 1
+    assert entry["common_features"] == len(main.features) - 1
     assert len(entry["top_base"]) == len(entry["top_new"]) == 3
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
 from xai_cli.compare.agreement import jaccard
-from xai_cli.report import Report
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 
 def ranking(report: Report, method: str) -> dict[str, tuple[int, float]]:

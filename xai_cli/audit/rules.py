@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xai_cli.audit.diff import compare_reports, ranking, top, violations
 from xai_cli.audit.outcome import RuleResult, Status, verdict
@@ -31,7 +31,9 @@ from xai_cli.config.schema import (
     RuleBase,
     StabilityRule,
 )
-from xai_cli.report import Report
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 
 def _result(rule: RuleBase, name: str, status: Status, message: str, **details: Any) -> RuleResult:
