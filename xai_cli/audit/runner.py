@@ -3,7 +3,7 @@
 Each job is explained in process with :func:`xai_cli.run.engine.explain`; rules that need the model
 and the rows (noise floor, stability) load them again the same way the engine does (same seed, same
 rows). The result is one JSON-safe audit document that every audit renderer works from, plus each
-job's report document with an ``audit`` section for its HTML report. Nothing here touches the
+job's typed report with an ``audit`` section for its HTML report. Nothing here touches the
 terminal; :func:`write_outputs` is the only function that writes files.
 """
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,6 @@ import pandas as pd
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.api import explain_request
 from xai_cli.audit import junit, markdown, probes, rules
-from xai_cli.audit.diff import check_report
 from xai_cli.audit.outcome import STATUSES, RuleResult, counts, exit_code
 from xai_cli.config.load import JobSpec, Overrides, Plan, _report, load_plan, read_yaml
 from xai_cli.config.schema import (
@@ -42,7 +42,7 @@ from xai_cli.config.schema import (
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
 from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
-from xai_cli.reports.document import Document
+from xai_cli.report import AuditResult, AuditSection, Report
 from xai_cli.reports.files import output_error, write_files
 from xai_cli.reports.writer import FORMATS
 from xai_cli.request import DEFAULT_METHODS
@@ -157,7 +157,7 @@ class Baseline:
     ``<job>/report.json`` files (a job without one there is skipped by the drift rule)."""
 
     path: Path | None
-    cache: dict[Path, Document] = field(default_factory=dict)
+    cache: dict[Path, Report] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.path is not None and not self.path.exists():
@@ -165,9 +165,9 @@ class Baseline:
                 f"baseline report not found: {self.path}", hint="check --baseline"
             )
         if self.path is not None and self.path.is_file():  # a bad file stops the audit up front
-            self.cache[self.path] = read_report(self.path)
+            self.cache[self.path] = Report.read(self.path)
 
-    def for_job(self, job: str) -> tuple[Document | None, str | None]:
+    def for_job(self, job: str) -> tuple[Report | None, str | None]:
         """(the baseline report for ``job``, or ``None`` and why)."""
         if self.path is None:
             return None, "no --baseline report given"
@@ -180,19 +180,8 @@ class Baseline:
             if path is None:
                 return None, f"no baseline report for job '{job}' in {self.path}"
         if path not in self.cache:
-            self.cache[path] = read_report(path)
+            self.cache[path] = Report.read(path)
         return self.cache[path], None
-
-
-def read_report(path: Path) -> Document:
-    """A saved ``report.json``; :class:`DataError` when it is missing, not JSON or not a report."""
-    if not path.is_file():
-        raise MissingFileError(f"report not found: {path}", hint="check the path")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read {path} as JSON", cause=describe(exc)) from exc
-    return check_report(data, str(path))
 
 
 @dataclass
@@ -200,7 +189,7 @@ class _JobContext:
     """Lazily computed inputs of one job's rules, each computed once."""
 
     job: JobSpec
-    doc: Document
+    doc: Report
     baseline: Baseline
     progress: Progress
     prepared: Prepared
@@ -229,7 +218,7 @@ class _JobContext:
         return self.floors[key]
 
     def stability(self, spec: StabilityRule) -> dict[str, probes.Stability | str]:
-        ran = [m["method"] for m in self.doc["methods"] if m["status"] == "ok"]
+        ran = [m.method for m in self.doc.ok_methods()]
         out: dict[str, probes.Stability | str] = {}
         for method in [m for m in (spec.methods or ran) if m in ran]:
             key = (method, spec.resamples)
@@ -292,10 +281,10 @@ def overall(statuses: list[str]) -> str:
 
 @dataclass(frozen=True)
 class JobAudit:
-    """One job's report document (``None`` when the job could not run) and rule results."""
+    """One job's report (``None`` when the job could not run) and rule results."""
 
     name: str
-    report: Document | None
+    report: Report | None
     results: tuple[RuleResult, ...]
     error: str | None = None
 
@@ -314,24 +303,24 @@ def audit_job(
             tuple(RuleResult(r.name, r.spec.type, r.spec.severity, "ERROR", why) for r in rules_),  # type: ignore[attr-defined]
             why,
         )
-    doc = explanation.document
+    doc = explanation.report
     ran = explanation.prepared
     assert ran is not None  # explain_request always keeps what it loaded
     ctx = _JobContext(job, doc, baseline, progress, Prepared(ran.adapter, ran.X, ran.encoded))
     results = tuple(evaluate(rule, ctx) for rule in rules_)
     statuses = [r.status for r in results]
-    doc["audit"] = {
-        "status": overall(statuses),
-        "summary": counts(statuses),
-        "baseline": None if baseline.path is None else str(baseline.path),
-        "results": [r.to_dict() for r in results],
-    }
-    return JobAudit(job.name, doc, results)
+    section = AuditSection(
+        status=overall(statuses),  # type: ignore[arg-type]
+        summary=counts(statuses),
+        baseline=None if baseline.path is None else str(baseline.path),
+        results=tuple(AuditResult(**r.to_dict()) for r in results),
+    )
+    return JobAudit(job.name, doc.model_copy(update={"audit": section}), results)
 
 
 def run_audit(
     audit_plan: AuditPlan, baseline: Path | None = None, progress: Progress = _quiet
-) -> tuple[Document, list[JobAudit]]:
+) -> tuple[dict[str, Any], list[JobAudit]]:
     """Run every job of the plan and build the audit document."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
     base = Baseline(baseline)
@@ -341,12 +330,16 @@ def run_audit(
 
 def audit_document(
     audit_plan: AuditPlan, jobs: list[JobAudit], baseline: Path | None, started: str
-) -> Document:
+) -> dict[str, Any]:
     """The JSON-safe audit document (``audit.json``) that every audit renderer reads."""
     statuses = [r.status for j in jobs for r in j.results]
     entries = []
     for j in jobs:
-        prov = j.report["provenance"] if j.report else {}
+        prov = j.report.provenance if j.report else None
+        figures = {
+            key: None if prov is None else getattr(prov, key)
+            for key in ("model_path", "model_sha256", "data_path", "rows_used")
+        }
         wrote_json = j.report is not None and "json" in audit_plan.plan.formats
         entries.append(
             {
@@ -354,10 +347,7 @@ def audit_document(
                 "status": overall([r.status for r in j.results]),
                 "error": j.error,
                 "report": f"{j.name}/report.json" if wrote_json else None,
-                "model_path": prov.get("model_path"),
-                "model_sha256": prov.get("model_sha256"),
-                "data_path": prov.get("data_path"),
-                "rows_used": prov.get("rows_used"),
+                **figures,
                 "summary": counts(r.status for r in j.results),
                 "results": [r.to_dict() for r in j.results],
             }
@@ -382,7 +372,7 @@ def audit_document(
 
 
 def write_outputs(
-    audit_doc: Document, jobs: list[JobAudit], out_dir: Path, formats: tuple[str, ...]
+    audit_doc: dict[str, Any], jobs: list[JobAudit], out_dir: Path, formats: tuple[str, ...]
 ) -> list[Path]:
     """Write every job's reports and ``audit.json``/``.md``/``.junit.xml``, all or nothing.
 

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from joblib import Parallel, delayed
 from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -36,10 +36,12 @@ from xai_cli.api import explain_request
 from xai_cli.config.load import JobSpec, Plan
 from xai_cli.errors import OutputError, XaiError, describe
 from xai_cli.load.models import file_sha256
-from xai_cli.reports.document import ok_methods
 from xai_cli.reports.files import output_error, write_files
 from xai_cli.reports.writer import FORMATS, write_reports
 from xai_cli.run.estimate import describe_estimates
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 FINGERPRINT_FILE = ".xai-job.json"
 """Written last into a job folder: the inputs it was made from and its summary."""
@@ -119,21 +121,14 @@ def _stored(folder: Path, formats: tuple[str, ...]) -> dict[str, Any] | None:
     return stored if isinstance(stored, dict) else None
 
 
-def _summary(
-    job: JobSpec, doc: dict[str, Any], elapsed: float, files: tuple[str, ...]
-) -> JobOutcome:
-    """The summary figures of a finished job, read from its report document."""
-    methods = doc["methods"]
-    rated = [a for a in doc["agreement"] if a["spearman"] is not None]
-    pooled = [a for a in rated if a["class"] == "all"] or rated
-    lowest = min(pooled, key=lambda a: a["spearman"]) if pooled else None
-    first = next((m["method"] for m in methods if m["status"] == "ok"), None)
-    top = [
-        r["feature"]
-        for r in sorted(doc["importances"], key=lambda r: r["rank"])
-        if r["method"] == first and r["class"] == "all"
-    ][: doc["top_k"]]
-    ok = ok_methods(doc)
+def _summary(job: JobSpec, report: Report, elapsed: float, files: tuple[str, ...]) -> JobOutcome:
+    """The summary figures of a finished job, read from its report."""
+    methods = report.methods
+    rated = [a for a in report.agreement if a.spearman is not None]
+    pooled = [a for a in rated if a.output == "all"] or rated
+    lowest = min(pooled, key=lambda a: a.spearman or 0.0) if pooled else None
+    ok = report.ok_methods()
+    top = [r.feature for r in report.top_features(ok[0].method, report.top_k)] if ok else []
     return JobOutcome(
         name=job.name,
         status="ok" if ok else "error",
@@ -142,18 +137,18 @@ def _summary(
         folder=job.name,
         elapsed_s=round(elapsed, 3),
         error=None if ok else "no method produced a result",
-        methods_ok=tuple(m["method"] for m in methods if m["status"] == "ok"),
-        methods_failed=tuple(m["method"] for m in methods if m["status"] == "failed"),
-        methods_skipped=tuple(m["method"] for m in methods if m["status"] == "skipped"),
-        consensus=tuple(doc["consensus"]),
+        methods_ok=tuple(m.method for m in methods if m.status == "ok"),
+        methods_failed=tuple(m.method for m in methods if m.status == "failed"),
+        methods_skipped=tuple(m.method for m in methods if m.status == "skipped"),
+        consensus=report.consensus,
         top_features=tuple(top),
         lowest_agreement=(
-            {k: lowest[k] for k in ("method_a", "method_b", "class", "spearman", "topk_jaccard")}
+            lowest.model_dump(by_alias=True, exclude={"kendall"})
             if lowest
             else None
         ),
-        rows_used=doc["provenance"]["rows_used"],
-        task=doc["provenance"]["task"],
+        rows_used=report.provenance.rows_used,
+        task=report.provenance.task,
         files=files,
     )
 
@@ -216,11 +211,11 @@ def run_job(
             progress=lambda msg: say(job.name, msg),
             on_estimates=lambda found: say(job.name, describe_estimates(found)),
         )
-        doc = explanation.document
+        report = explanation.report
         partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
         try:
-            paths = write_reports(doc, partial, formats, shown=final)
-            outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
+            paths = write_reports(report, partial, formats, shown=final)
+            outcome = _summary(job, report, time.perf_counter() - t0, tuple(p.name for p in paths))
             record = {
                 "key": key,
                 "fingerprint": print_,
