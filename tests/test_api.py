@@ -13,6 +13,7 @@ import xai_cli
 from tests.conftest import SAMPLE_DATA
 from xai_cli.errors import ColumnMismatchError, DataError
 from xai_cli.load.models import load_model
+from xai_cli.report import Report
 
 ADULT = ("adult.parquet", "income")
 CALIFORNIA = ("california_housing.parquet", "MedHouseVal")
@@ -65,14 +66,13 @@ def test_api_and_cli_give_identical_numbers(model_file: str, sample_models: Path
     pd.testing.assert_frame_equal(
         _key(api.agreement, pair), _key(pd.DataFrame(cli["agreement"]), pair)
     )
-    for mine, theirs in zip(api.document["additivity"], cli["additivity"], strict=True):
+    mine_json = api.report.to_json_data()
+    for mine, theirs in zip(mine_json["additivity"], cli["additivity"], strict=True):
         # thread-parallel sums may differ in the last bits of an error that is itself ~1e-14
         assert mine == {**theirs, **{k: pytest.approx(theirs[k], abs=1e-12)
                                      for k in ("max_abs_error", "p99_abs_error")}}  # fmt: skip
-    assert api.document["rank_intervals"] == cli["rank_intervals"]
-    assert [m["status"] for m in api.document["methods"]] == [
-        m["status"] for m in cli["methods"]
-    ]
+    assert mine_json["rank_intervals"] == cli["rank_intervals"]
+    assert [m.status for m in api.report.methods] == [m["status"] for m in cli["methods"]]
 
 
 def test_result_object_in_a_notebook(sample_models: Path, tmp_path: Path) -> None:
@@ -93,7 +93,8 @@ def test_result_object_in_a_notebook(sample_models: Path, tmp_path: Path) -> Non
     written = r.save(tmp_path / "rep", formats="json,csv")
     assert sorted(p.name for p in written) == ["agreement.csv", "importances.csv", "report.json"]
     saved = json.loads((tmp_path / "rep" / "report.json").read_text())
-    assert saved["importances"] == r.document["importances"]
+    assert saved["importances"] == r.report.to_json_data()["importances"]
+    assert Report.model_validate(saved) == r.report  # the saved file reads back as the same report
 
 
 def test_arrays_need_names_and_y_may_name_a_column(sample_models: Path) -> None:

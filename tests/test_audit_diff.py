@@ -12,7 +12,7 @@ from junitparser import JUnitXml
 from tests.test_audit_cli import xai_cli
 from xai_cli.audit import junit
 from xai_cli.audit.diff import diff_document
-from xai_cli.reports.document import build_document
+from xai_cli.report import Report
 from xai_cli.run.engine import ExplainRequest, explain
 
 
@@ -37,7 +37,7 @@ def reports(audit_models, tmp_path_factory) -> dict[str, Path]:
     for name, request in requests.items():
         paths[name] = out / name / "report.json"
         paths[name].parent.mkdir()
-        paths[name].write_text(json.dumps(build_document(explain(request))))
+        paths[name].write_text(Report.from_result(explain(request)).model_dump_json(by_alias=True))
     return paths
 
 
@@ -101,11 +101,10 @@ def test_diff_errors_exit_2(reports, tmp_path: Path) -> None:
 
 
 def test_diff_document_ranks_over_common_features(reports) -> None:
-    main = json.loads(reports["main"].read_text())
-    pr = json.loads(reports["pr"].read_text())
+    main, pr = Report.read(reports["main"]), Report.read(reports["pr"])
     doc = diff_document(main, pr, base_path="a", new_path="b", top_k=3)
     entry = next(r["details"] for r in doc["results"] if r["rule"] == "treeshap")
-    assert entry["common_features"] == len(main["features"]) - 1
+    assert entry["common_features"] == len(main.features) - 1
     assert len(entry["top_base"]) == len(entry["top_new"]) == 3
 
 

@@ -21,7 +21,7 @@ from xai_cli.config.schema import (
     StabilityRule,
 )
 from xai_cli.methods import REGISTRY
-from xai_cli.reports.document import build_document
+from xai_cli.report import Report
 from xai_cli.run.engine import ExplainRequest, explain
 
 METHODS = ("treeshap", "xgboost.gain", "xgboost.weight", "xgboost.cover", "permutation")
@@ -32,8 +32,8 @@ def _request(model: Path, data: Path, **kw) -> ExplainRequest:
 
 
 @pytest.fixture(scope="module")
-def docs(audit_models) -> dict[str, dict]:
-    """Report documents of the clean, leaky, pure-noise-column and retrained models."""
+def docs(audit_models) -> dict[str, Report]:
+    """Reports of the clean, leaky, pure-noise-column and retrained models."""
     m = audit_models
     requests = {
         "clean": _request(m.clean, m.holdout),
@@ -41,7 +41,7 @@ def docs(audit_models) -> dict[str, dict]:
         "noise": _request(m.noise, m.noise_holdout),
         "no_relationship": _request(m.no_relationship, m.holdout, drop=("relationship",)),
     }
-    return {k: build_document(explain(r)) for k, r in requests.items()}
+    return {k: Report.from_result(explain(r)) for k, r in requests.items()}
 
 
 def test_agreement_passes_for_shap_vs_gain_and_fails_for_shap_vs_cover(docs) -> None:
@@ -69,27 +69,30 @@ def test_agreement_skips_a_method_that_does_not_apply_and_errors_on_a_failed_one
         str(audit_models.clean), str(audit_models.holdout), target="income", max_rows=300
     )
     rule = AgreementRule(type="agreement", methods=["treeshap", "lightgbm.gain"], min_spearman=0.5)
-    result = rules.agreement(rule, "a", build_document(explain(auto)))
+    result = rules.agreement(rule, "a", Report.from_result(explain(auto)))
     assert result.status == "SKIP" and "lightgbm.gain does not apply" in result.message
     not_run = rules.agreement(rule, "a", docs["clean"])
     assert not_run.status == "ERROR" and "'lightgbm.gain' was not run" in not_run.message
-    doc = {**docs["clean"], "methods": [dict(m) for m in docs["clean"]["methods"]]}
-    for m in doc["methods"]:
-        if m["method"] == "xgboost.gain":
-            m.update(status="failed", reason="ValueError: boom")
+    failed = {"status": "failed", "reason": "ValueError: boom"}
+    methods = tuple(
+        m.model_copy(update=failed) if m.method == "xgboost.gain" else m
+        for m in docs["clean"].methods
+    )
+    doc = docs["clean"].model_copy(update={"methods": methods})
     rule = AgreementRule(type="agreement", methods=["treeshap", "xgboost.gain"], min_spearman=0.5)
     result = rules.agreement(rule, "a", doc)
     assert result.status == "ERROR" and "boom" in result.message
 
 
 def test_additivity_passes_within_tolerance_and_fails_below_the_measured_error(docs) -> None:
-    measured = docs["clean"]["additivity"][0]["max_abs_error"]
+    measured = docs["clean"].additivity[0].max_abs_error
+    assert measured is not None
     assert 0 < measured < 1e-3
     ok = rules.additivity(AdditivityRule(type="additivity", max_error=1e-3), "x", docs["clean"])
     assert ok.status == "PASS"
     tight = AdditivityRule(type="additivity", max_error=measured / 10)
     assert rules.additivity(tight, "x", docs["clean"]).status == "FAIL"
-    no_shap = {**docs["clean"], "additivity": []}
+    no_shap = docs["clean"].model_copy(update={"additivity": ()})
     assert rules.additivity(ok_rule := tight, "x", no_shap).status == "SKIP", ok_rule
 
 
@@ -163,7 +166,7 @@ def test_noise_floor_separates_a_pure_noise_column_from_a_real_one(docs, floors)
 def test_noise_floor_passes_on_the_sound_model(docs, floors) -> None:
     rule = NoiseFloorRule(type="noise_floor", methods=["treeshap", "xgboost.gain"])
     # the probe ran on exactly the rows the report explained
-    assert floors["clean"].rows == docs["clean"]["provenance"]["rows_used"]
+    assert floors["clean"].rows == docs["clean"].provenance.rows_used
     result = rules.noise_floor(rule, "n", docs["clean"], floors["clean"], None)
     assert result.status == "PASS", result.message
     assert all(f["margin"] > 0 for f in result.details["features"] if f["in_top_k_of"])
@@ -179,7 +182,7 @@ def test_stability_passes_for_shap_and_fails_for_permutation_on_a_model_of_noise
     perm = stability(
         p.adapter, p.X, p.y, REGISTRY["permutation"], params={"n_repeats": 2}, resamples=8, seed=0
     )
-    doc = {"methods": [{"method": m, "status": "ok"} for m in ("treeshap", "permutation")]}
+    doc = docs["clean"]  # treeshap and permutation ran; the rule reads only the results given
     rule = StabilityRule(type="stability", methods=["treeshap", "permutation"], min_spearman=0.8)
     result = rules.stability(rule, "s", doc, {"treeshap": shap, "permutation": perm})
     assert result.status == "FAIL"

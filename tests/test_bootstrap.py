@@ -115,15 +115,16 @@ def test_explain_reports_permutation_rank_intervals_that_narrow_with_more_rows(
 
 
 def test_reports_say_why_a_method_has_no_rank_interval(sample_models: Path) -> None:
-    from xai_cli.reports.document import build_document, interval_gaps, stability_lines
+    from xai_cli.report import Report
+    from xai_cli.reports.stability import interval_gaps, stability_lines
 
     request = ExplainRequest(
         str(sample_models / "adult_catboost.cbm"), str(SAMPLE_DATA / "adult.csv"), target="income",
         methods=("treeshap", "catboost.PredictionValuesChange", "catboost.LossFunctionChange"),
         max_rows=300,
     )  # fmt: skip
-    doc = build_document(explain(request))
-    assert {r["method"] for r in doc["rank_intervals"]} == {"treeshap"}
+    doc = Report.from_result(explain(request))
+    assert {r.method for r in doc.rank_intervals} == {"treeshap"}
     assert interval_gaps(doc) == {"model": ["catboost.PredictionValuesChange"], "every_row": [],
                                   "none": ["catboost.LossFunctionChange"]}  # fmt: skip
     lines = stability_lines(doc)
@@ -133,5 +134,5 @@ def test_reports_say_why_a_method_has_no_rank_interval(sample_models: Path) -> N
         "No rank interval (needs a rerun per resample, as the xai audit stability rule does): "
         "catboost.LossFunctionChange",
     ]
-    streamed = build_document(explain(dataclasses.replace(request, chunk_rows=1000)))
+    streamed = Report.from_result(explain(dataclasses.replace(request, chunk_rows=1000)))
     assert interval_gaps(streamed)["every_row"] == ["treeshap"]

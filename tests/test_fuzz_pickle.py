@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.conftest import ROOT, Run, run_xai
+from tests.conftest import ROOT, Run, run_xai_process
 from tests.fuzz_pickles import (
     ALLOWED_GLOBALS,
     DANGEROUS_GLOBALS,
@@ -269,7 +269,7 @@ def _cli_with_memory_cap(model: Path, workdir: Path, cap: int = 4 << 30) -> Run:
 
 
 def run_xai_code(code: str, *args: str) -> Run:
-    """Like :func:`tests.conftest.run_xai`, but ``python -c CODE ARGS`` (30 s timeout)."""
+    """Like :func:`tests.conftest.run_xai_process`, but ``python -c CODE ARGS`` (30 s timeout)."""
     proc = subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
@@ -330,7 +330,7 @@ def test_cli_on_truncated_real_model(workdir: Path, sample_models: Path) -> None
     model.write_bytes(data[: len(data) // 2])
     csv = workdir / "d.csv"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
-    run = run_xai("explain", str(model), str(csv), "--out", str(workdir / "out"))
+    run = run_xai_process("explain", str(model), str(csv), "--out", str(workdir / "out"))
     assert_one_line_exit_2(run, Path(PAYLOADS.marker))
     assert run.stderr.startswith("error[model-load]: "), run.stderr
 
@@ -350,5 +350,5 @@ def test_cli_on_a_corrupted_lightgbm_text_model(workdir: Path, sample_models: Pa
     model.write_text(text[:at] + "k" + text[at + 1 :], encoding="utf-8")
     csv = workdir / "d.csv"
     csv.write_text("a,b\n1,2\n", encoding="utf-8")
-    run = run_xai("explain", str(model), str(csv), "--out", str(workdir / "out"))
+    run = run_xai_process("explain", str(model), str(csv), "--out", str(workdir / "out"))
     assert_one_line_exit_2(run, Path(PAYLOADS.marker))

@@ -7,7 +7,6 @@ draw something. The other tests check the escaping and the fallbacks of ``render
 
 from __future__ import annotations
 
-import copy
 import struct
 import zlib
 from collections.abc import Iterator
@@ -20,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from xai_cli.report import Report
 from xai_cli.reports import html as html_report
-from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.writer import write_reports
 from xai_cli.run.engine import ExplainRequest, explain
 
@@ -30,16 +29,16 @@ QUOTED = 'a & b "quoted"'
 HOSTILE = [SCRIPT, '"><img src=x onerror=alert(2)>', "</svg><script>alert(3)</script>"]
 
 
-def _explain(model: Any, frame: pd.DataFrame, target: Any, folder: Path) -> Document:
+def _explain(model: Any, frame: pd.DataFrame, target: Any, folder: Path) -> Report:
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, folder / "model.joblib")
     frame.assign(y=target).to_csv(folder / "data.csv", index=False)
     request = ExplainRequest(str(folder / "model.joblib"), str(folder / "data.csv"), target="y")
-    return build_document(explain(request))
+    return Report.from_result(explain(request))
 
 
 @pytest.fixture(scope="module")
-def rf_doc(tmp_path_factory: pytest.TempPathFactory) -> Document:
+def rf_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """A binary random forest with hostile feature names and missing values."""
     from sklearn.ensemble import RandomForestClassifier
 
@@ -53,7 +52,7 @@ def rf_doc(tmp_path_factory: pytest.TempPathFactory) -> Document:
 
 
 @pytest.fixture(scope="module")
-def lgbm_doc(tmp_path_factory: pytest.TempPathFactory) -> Document:
+def lgbm_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """A 4-class LightGBM model with a hostile feature name and hostile class labels."""
     from lightgbm import LGBMClassifier
 
@@ -70,9 +69,9 @@ def lgbm_doc(tmp_path_factory: pytest.TempPathFactory) -> Document:
 # ---------------------------------------------------------------- render() without a browser
 
 
-def _hostile(doc: Document) -> Document:
-    """A copy of ``doc`` with hostile strings in every user-supplied text field."""
-    doc = copy.deepcopy(doc)
+def _hostile(report: Report) -> Report:
+    """A copy of ``report`` with hostile strings in every user-supplied text field."""
+    doc = report.to_json_data()
     prov = doc["provenance"]
     prov["model_path"], prov["data_path"], prov["target"] = HOSTILE[0], HOSTILE[1], HOSTILE[2]
     prov["model_class"] = prov["family"] = HOSTILE[0]
@@ -89,7 +88,7 @@ def _hostile(doc: Document) -> Document:
         method["notes"] = list(HOSTILE)
         method["params"] = {HOSTILE[0]: HOSTILE[1]}
         method["unit"] = HOSTILE[0]
-    return doc
+    return Report.model_validate(doc)
 
 
 @pytest.mark.parametrize("name", ["rf_doc", "lgbm_doc"])
@@ -103,20 +102,22 @@ def test_render_escapes_every_user_string(name: str, request: pytest.FixtureRequ
     assert "http://" not in page and "https://" not in page
 
 
-def test_render_is_deterministic(rf_doc: Document) -> None:
-    assert html_report.render(rf_doc) == html_report.render(copy.deepcopy(rf_doc))
+def test_render_is_deterministic_and_the_same_from_a_saved_report(rf_doc: Report) -> None:
+    saved = Report.model_validate_json(rf_doc.model_dump_json(by_alias=True))
+    assert html_report.render(rf_doc) == html_report.render(saved)
 
 
-def test_render_without_local_values_or_second_method(rf_doc: Document) -> None:
-    doc = copy.deepcopy(rf_doc)
-    doc["local"] = None
-    assert "No per-row values were computed" in html_report.render(doc)
+def test_render_without_local_values_or_second_method(rf_doc: Report) -> None:
+    assert "No per-row values were computed" in html_report.render(
+        rf_doc.model_copy(update={"local": None})
+    )
+    doc = rf_doc.to_json_data()
     first = doc["methods"][0]["method"]
     for method in doc["methods"][1:]:
         method["status"], method["reason"] = "failed", "boom"
     doc["importances"] = [r for r in doc["importances"] if r["method"] == first]
     doc["agreement"], doc["additivity"] = [], []
-    page = html_report.render(doc)
+    page = html_report.render(Report.model_validate(doc))
     assert "Fewer than two methods ran" in page
     assert 'id="spearman-heatmap"' not in page
 
@@ -188,7 +189,7 @@ class Opened:
 @pytest.fixture(params=["rf_doc", "lgbm_doc"])
 def opened(request: pytest.FixtureRequest, browser: Any, tmp_path: Path) -> Iterator[Opened]:
     """The report of one model, written by ``write_reports`` and opened from disk."""
-    doc: Document = request.getfixturevalue(request.param)
+    doc: Report = request.getfixturevalue(request.param)
     (path,) = write_reports(doc, tmp_path / "out", ("html",))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     result = Opened(page, path.resolve().as_uri())
@@ -237,7 +238,7 @@ def test_plots_are_drawn(opened: Opened) -> None:
 
 
 @pytest.mark.browser
-def test_binary_report_details(browser: Any, rf_doc: Document, tmp_path: Path) -> None:
+def test_binary_report_details(browser: Any, rf_doc: Report, tmp_path: Path) -> None:
     (path,) = write_reports(rf_doc, tmp_path, ("html",))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(path.resolve().as_uri())
@@ -249,12 +250,13 @@ def test_binary_report_details(browser: Any, rf_doc: Document, tmp_path: Path) -
 
 
 @pytest.mark.browser
-def test_multiclass_report_details(browser: Any, lgbm_doc: Document, tmp_path: Path) -> None:
+def test_multiclass_report_details(browser: Any, lgbm_doc: Report, tmp_path: Path) -> None:
     (path,) = write_reports(lgbm_doc, tmp_path, ("html",))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(path.resolve().as_uri())
     caption = page.inner_text("#shap")
-    assert f"for output {lgbm_doc['local']['outputs'][0]} only" in caption
+    assert lgbm_doc.local is not None
+    assert f"for output {lgbm_doc.local.outputs[0]} only" in caption
     assert "<b>low</b>" in page.inner_text("header")
     assert "low" not in page.locator("b").all_inner_texts()  # the label's <b> stayed text
     page.close()
@@ -262,7 +264,7 @@ def test_multiclass_report_details(browser: Any, lgbm_doc: Document, tmp_path: P
 
 @pytest.mark.browser
 def test_rank_stability_section_shows_the_documents_intervals(
-    browser: Any, rf_doc: Document, tmp_path: Path
+    browser: Any, rf_doc: Report, tmp_path: Path
 ) -> None:
     (path,) = write_reports(rf_doc, tmp_path, ("html",))
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -275,10 +277,10 @@ def test_rank_stability_section_shows_the_documents_intervals(
     feature = first.locator("td.feat").inner_text()
     cells = first.locator("td.cell").all()
     for method, cell in zip(("treeshap", "permutation"), cells, strict=True):
-        intervals = rf_doc["rank_intervals"]
-        (r,) = [i for i in intervals if (i["method"], i["feature"]) == (method, feature)]
-        want = f"{r['low']}–{r['high']}" if r["high"] != r["low"] else "stable"
-        assert cell.get_attribute("title") == f"rank {r['rank']}, 95% interval {want}"
+        intervals = rf_doc.rank_intervals
+        (r,) = [i for i in intervals if (i.method, i.feature) == (method, feature)]
+        want = f"{r.low}–{r.high}" if r.high != r.low else "stable"
+        assert cell.get_attribute("title") == f"rank {r.rank}, 95% interval {want}"
     assert SCRIPT in section.inner_text()  # a hostile feature name is text here too
     assert "read from the model): sklearn.impurity" in section.inner_text()
     page.close()

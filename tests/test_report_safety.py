@@ -14,13 +14,12 @@ and skip, saying why, where that is impossible.
 from __future__ import annotations
 
 import contextlib
-import copy
 import csv
 import errno
 import io
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -38,10 +37,10 @@ from xai_cli.audit.diff import diff_document
 from xai_cli.audit.markdown import render_audit, render_diff
 from xai_cli.cli import app
 from xai_cli.errors import OutputError, XaiError
+from xai_cli.report import Report
 from xai_cli.reports import csv as csv_report
 from xai_cli.reports import markdown as markdown_report
 from xai_cli.reports.batch import render_summary_csv, write_batch_reports
-from xai_cli.reports.document import Document, build_document
 from xai_cli.reports.escape import md_text
 from xai_cli.reports.writer import write_reports
 from xai_cli.request import ExplainRequest
@@ -87,7 +86,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return folder / "model.joblib", folder / "data.parquet"
 
 
-def _document(inputs: tuple[Path, Path], seed: int = 0) -> Document:
+def _document(inputs: tuple[Path, Path], seed: int = 0) -> Report:
     model, data = inputs
     request = ExplainRequest(
         model_path=str(model),
@@ -97,11 +96,18 @@ def _document(inputs: tuple[Path, Path], seed: int = 0) -> Document:
         seed=seed,
         top_k=len(NAMES),
     )
-    return build_document(explain(request))
+    return Report.from_result(explain(request))
+
+
+def _edited(report: Report, edit: Callable[[dict[str, Any]], None]) -> Report:
+    """A copy of ``report`` changed through its JSON form (and validated again)."""
+    data = report.to_json_data()
+    edit(data)
+    return Report.model_validate(data)
 
 
 @pytest.fixture(scope="module")
-def doc(inputs: tuple[Path, Path]) -> Document:
+def doc(inputs: tuple[Path, Path]) -> Report:
     """The report document of the hostile model, built by the real engine (every feature in the
     top k, so every name reaches the Markdown tables)."""
     return _document(inputs)
@@ -168,7 +174,7 @@ def _neutral(text: str) -> str:
     return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
-def test_csv_formula_cells_are_prefixed_and_read_back_as_text(doc: Document) -> None:
+def test_csv_formula_cells_are_prefixed_and_read_back_as_text(doc: Report) -> None:
     text = csv_report.render_importances(doc)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert {r["feature"] for r in rows} == {_neutral(n) for n in NAMES}
@@ -184,10 +190,12 @@ def test_csv_formula_cells_are_prefixed_and_read_back_as_text(doc: Document) -> 
         assert pd.api.types.is_numeric_dtype(frame[column]), column
 
 
-def test_csv_numbers_stay_numbers_negative_ones_included(doc: Document) -> None:
-    negative = copy.deepcopy(doc)
-    negative["importances"][0]["value"] = -0.25
-    negative["agreement"][0]["spearman"] = -0.5
+def test_csv_numbers_stay_numbers_negative_ones_included(doc: Report) -> None:
+    def negate(data: dict[str, Any]) -> None:
+        data["importances"][0]["value"] = -0.25
+        data["agreement"][0]["spearman"] = -0.5
+
+    negative = _edited(doc, negate)
     importances = csv_report.render_importances(negative)
     agreement = csv_report.render_agreement(negative)
     assert ",-0.25," in importances and "'-0.25" not in importances
@@ -277,7 +285,7 @@ def _assert_inert(markdown: str, names: tuple[str, ...]) -> None:
         assert not [line for line in text_lines if autolink in line], autolink
 
 
-def test_report_md_renders_hostile_names_as_text(doc: Document) -> None:
+def test_report_md_renders_hostile_names_as_text(doc: Report) -> None:
     markdown = markdown_report.render(doc)
     rows = [line for line in markdown.splitlines() if line.startswith("|")]
     assert len(rows) == (2 + 2) + (2 + 1) and all(line.endswith("|") for line in rows)
@@ -296,10 +304,12 @@ def test_md_text_is_what_makes_it_inert() -> None:
     assert "a|b" in "".join(parsed.text)
 
 
-def test_diff_markdown_renders_hostile_names_as_text(doc: Document) -> None:
-    moved = copy.deepcopy(doc)
-    for row in moved["importances"]:
-        row["rank"] = len(NAMES) + 1 - row["rank"]
+def test_diff_markdown_renders_hostile_names_as_text(doc: Report) -> None:
+    def reverse(data: dict[str, Any]) -> None:
+        for row in data["importances"]:
+            row["rank"] = len(NAMES) + 1 - row["rank"]
+
+    moved = _edited(doc, reverse)
     diff = diff_document(
         doc,
         moved,
@@ -431,7 +441,7 @@ def test_audit_markdown_renders_hostile_text_inert() -> None:
     ("mask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)]
 )
 def test_reports_get_the_umask_permissions(
-    doc: Document, tmp_path: Path, umask: None, mask: int, file_mode: int, folder_mode: int
+    doc: Report, tmp_path: Path, umask: None, mask: int, file_mode: int, folder_mode: int
 ) -> None:
     os.umask(mask)
     out = tmp_path / "new" / "out"
@@ -455,7 +465,7 @@ def test_reports_get_the_umask_permissions(
 
 
 # --------------------------------------------------------------------------------- disk faults
-def test_disk_full_keeps_the_previous_report_set(doc: Document, tmpfs: Path) -> None:
+def test_disk_full_keeps_the_previous_report_set(doc: Report, tmpfs: Path) -> None:
     """The small files come first and would fit; report.json (hundreds of KiB) does not."""
     out = tmpfs / "out"
     order = ("csv", "md", "json")
@@ -467,8 +477,9 @@ def test_disk_full_keeps_the_previous_report_set(doc: Document, tmpfs: Path) -> 
         > sum(len(v) for v in before.values()) - len(before["out/report.json"])
     )
     _fill(tmpfs, leave=64 * 1024)
-    changed = copy.deepcopy(doc)
-    changed["provenance"]["seed"] = 99
+    changed = doc.model_copy(
+        update={"provenance": doc.provenance.model_copy(update={"seed": 99})}
+    )
     with pytest.raises(OutputError) as caught:
         write_reports(changed, out, order)
     error = caught.value
@@ -483,7 +494,7 @@ def test_disk_full_keeps_the_previous_report_set(doc: Document, tmpfs: Path) -> 
     assert not [p for p in tmpfs.rglob("*.tmp")]
 
 
-def test_read_only_folder_keeps_the_previous_report_set(doc: Document, tmpfs: Path) -> None:
+def test_read_only_folder_keeps_the_previous_report_set(doc: Report, tmpfs: Path) -> None:
     out = tmpfs / "out"
     write_reports(doc, out, FORMATS)
     before = _snapshot(tmpfs)
@@ -579,7 +590,7 @@ def test_output_error_names_each_cause() -> None:
         assert error.cause == f"{errno.errorcode[number]} (errno {number}) on o/report.md"
 
 
-def test_a_folder_in_the_way_replaces_nothing(doc: Document, tmp_path: Path) -> None:
+def test_a_folder_in_the_way_replaces_nothing(doc: Report, tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_reports(doc, out, ("csv",))
     before = _snapshot(out)

@@ -1,8 +1,8 @@
 """What :func:`xai_cli.explain` returns: one run's results as pandas tables, and its reports.
 
 An :class:`Explanation` keeps the typed result (:class:`xai_cli.results.ExplainResult`) and builds
-the report document from it once; every table it shows is read from that document, so a notebook,
-``report.json`` and the CSV files always carry the same numbers.
+the typed report (:class:`xai_cli.report.Report`) from it once; every table it shows is read from
+that report, so a notebook, ``report.json`` and the CSV files always carry the same numbers.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import html
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pydantic import BaseModel
 
+    from xai_cli.report import Report
     from xai_cli.results import ExplainResult, LocalAttribution
     from xai_cli.run.engine import Prepared
 
@@ -29,40 +31,32 @@ class Explanation:
     """The loaded model, adapter and explained rows (kept for later steps, e.g. audit probes)."""
 
     @cached_property
-    def document(self) -> dict[str, Any]:
-        """The report document (``report.json``'s content)."""
-        from xai_cli.reports.document import build_document
+    def report(self) -> Report:
+        """The typed report (``report.json``'s content; ``report.to_json_data()`` is the dict)."""
+        from xai_cli.report import Report
 
-        return build_document(self.result)
+        return Report.from_result(self.result)
 
     @property
     def importances(self) -> pd.DataFrame:
         """One row per method, class and feature: ``value``, ``share`` of the total, ``rank``
         (``class`` is ``all`` for the pooled ranking), as in ``importances.csv``."""
-        import pandas as pd
-
-        return pd.DataFrame(self.document["importances"])
+        return _frame(self.report.importances)
 
     @property
     def agreement(self) -> pd.DataFrame:
         """One row per pair of methods and class: Spearman, Kendall, top-k Jaccard."""
-        import pandas as pd
-
-        return pd.DataFrame(self.document["agreement"])
+        return _frame(self.report.agreement)
 
     @property
     def additivity(self) -> pd.DataFrame:
         """SHAP additivity per method: does the sum of attributions give the model's output?"""
-        import pandas as pd
-
-        return pd.DataFrame(self.document["additivity"])
+        return _frame(self.report.additivity)
 
     @property
     def rank_intervals(self) -> pd.DataFrame:
         """Each feature's 95% bootstrap rank interval per method whose ranking uses the rows."""
-        import pandas as pd
-
-        return pd.DataFrame(self.document["rank_intervals"])
+        return _frame(self.report.rank_intervals)
 
     @property
     def methods(self) -> pd.DataFrame:
@@ -106,15 +100,15 @@ class Explanation:
         from xai_cli.reports.writer import parse_formats, write_reports
 
         chosen = parse_formats(formats if isinstance(formats, str) else ",".join(formats))
-        return write_reports(self.document, Path(folder), chosen)
+        return write_reports(self.report, Path(folder), chosen)
 
     def top(self, k: int | None = None) -> dict[str, list[str]]:
         """Each method's top-``k`` features (pooled over classes), best first."""
         k = k or self.result.comparison.top_k
         tops: dict[str, list[str]] = {}
-        for row in self.document["importances"]:
-            if row["class"] == "all" and row["rank"] <= k:
-                tops.setdefault(row["method"], []).append((row["rank"], row["feature"]))
+        for row in self.report.importances:
+            if row.output == "all" and row.rank <= k:
+                tops.setdefault(row.method, []).append((row.rank, row.feature))
         return {m: [f for _, f in sorted(rows)] for m, rows in tops.items()}
 
     def __repr__(self) -> str:
@@ -162,3 +156,11 @@ class Explanation:
             + (f"<ul>{skipped}</ul>" if skipped else "")
             + "</div>"
         )
+
+
+def _frame(entries: tuple[BaseModel, ...]) -> pd.DataFrame:
+    """Report entries as a DataFrame with their JSON keys as columns (``class``, not ``output``),
+    so it matches the CSV files and ``report.json``."""
+    import pandas as pd
+
+    return pd.DataFrame([e.model_dump(by_alias=True) for e in entries])

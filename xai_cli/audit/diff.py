@@ -1,6 +1,7 @@
 """How the explanations changed between two saved reports (``xai diff`` and the drift rule).
 
-Pure functions over two report documents (``report.json``). Per method present in both: the
+Pure functions over two typed reports (:class:`xai_cli.report.Report`, read from ``report.json``
+with :meth:`~xai_cli.report.Report.read`). Per method present in both: the
 Spearman and Kendall correlation of the importances over the features both models have, the top-k
 Jaccard overlap, the features entering and leaving the top-k, each feature's rank change, and the
 features one model has and the other lacks. Only the pooled output (class ``all``) is compared.
@@ -10,39 +11,23 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
 from xai_cli.compare.agreement import jaccard
-from xai_cli.errors import DataError
 
-Document = dict[str, Any]
-POOLED = "all"
-
-
-def check_report(doc: Any, shown: str) -> Document:
-    """``doc`` if it looks like an ``xai explain`` report, else a :class:`DataError` saying why."""
-    keys = ("features", "importances", "methods", "top_k")
-    if not isinstance(doc, dict) or any(k not in doc for k in keys):
-        raise DataError(
-            f"{shown} is not an xai report.json (missing {', '.join(keys)})",
-            hint="pass the report.json that `xai explain` or `xai audit` wrote",
-        )
-    return doc
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 
-def ranking(doc: Document, method: str) -> dict[str, tuple[int, float]]:
+def ranking(report: Report, method: str) -> dict[str, tuple[int, float]]:
     """A method's pooled ``feature -> (rank, value)`` from a report."""
-    return {
-        r["feature"]: (int(r["rank"]), float(r["value"] or 0.0))
-        for r in doc["importances"]
-        if r["method"] == method and r["class"] == POOLED
-    }
+    return {r.feature: (r.rank, r.value or 0.0) for r in report.pooled(method)}
 
 
-def top(rank_of: dict[str, tuple[int, float]], order: list[str], k: int) -> list[str]:
+def top(rank_of: dict[str, tuple[int, float]], order: Sequence[str], k: int) -> list[str]:
     """The k best-ranked features (ties in the report's feature order)."""
     position = {f: i for i, f in enumerate(order)}
     return sorted(rank_of, key=lambda f: (rank_of[f][0], position.get(f, len(order))))[:k]
@@ -57,16 +42,16 @@ def _corr(fn: Any, a: list[float], b: list[float]) -> float | None:
     return None if np.isnan(value) else round(value, 6)
 
 
-def ok_methods(doc: Document) -> list[str]:
+def ok_methods(report: Report) -> list[str]:
     """Methods of a report that produced a table."""
-    return [m["method"] for m in doc["methods"] if m["status"] == "ok"]
+    return [m.method for m in report.ok_methods()]
 
 
-def compare_method(base: Document, new: Document, method: str, k: int) -> dict[str, Any]:
+def compare_method(base: Report, new: Report, method: str, k: int) -> dict[str, Any]:
     """Every change of one method's pooled ranking from ``base`` to ``new``."""
     a, b = ranking(base, method), ranking(new, method)
-    common = [f for f in new["features"] if f in a and f in b]
-    top_a, top_b = top(a, base["features"], k), top(b, new["features"], k)
+    common = [f for f in new.features if f in a and f in b]
+    top_a, top_b = top(a, base.features, k), top(b, new.features, k)
     changes = [
         {
             "feature": f,
@@ -74,7 +59,7 @@ def compare_method(base: Document, new: Document, method: str, k: int) -> dict[s
             "rank_new": b[f][0] if f in b else None,
             "change": (a[f][0] - b[f][0]) if f in a and f in b else None,
         }
-        for f in dict.fromkeys([*base["features"], *new["features"]])
+        for f in dict.fromkeys([*base.features, *new.features])
     ]
     changes.sort(key=lambda c: (c["change"] is not None, -abs(c["change"] or 0), c["feature"]))
     return {
@@ -88,16 +73,16 @@ def compare_method(base: Document, new: Document, method: str, k: int) -> dict[s
         "top_new": top_b,
         "entering": [f for f in top_b if f not in top_a],
         "leaving": [f for f in top_a if f not in top_b],
-        "features_added": [f for f in new["features"] if f not in base["features"]],
-        "features_removed": [f for f in base["features"] if f not in new["features"]],
+        "features_added": [f for f in new.features if f not in base.features],
+        "features_removed": [f for f in base.features if f not in new.features],
         "common_features": len(common),
         "rank_changes": changes,
     }
 
 
 def compare_reports(
-    base: Document,
-    new: Document,
+    base: Report,
+    new: Report,
     *,
     top_k: int | None = None,
     methods: Sequence[str] | None = None,
@@ -107,7 +92,7 @@ def compare_reports(
     ``methods`` defaults to every method that ran in both; a named method missing from either
     report is listed with ``status: missing`` and why.
     """
-    k = top_k or int(new["top_k"])
+    k = top_k or new.top_k
     in_base, in_new = ok_methods(base), ok_methods(new)
     names = list(methods) if methods else [m for m in in_new if m in in_base]
     entries = []
@@ -147,8 +132,8 @@ def violations(
 
 
 def diff_document(
-    base: Document,
-    new: Document,
+    base: Report,
+    new: Report,
     *,
     base_path: str,
     new_path: str,
@@ -156,7 +141,7 @@ def diff_document(
     methods: Sequence[str] | None = None,
     min_spearman: float | None = None,
     min_topk_jaccard: float | None = None,
-) -> Document:
+) -> dict[str, Any]:
     """The ``xai diff`` document: the comparison plus one status per method.
 
     Without thresholds every compared method is ``PASS`` (the diff only reports); with them, a
@@ -189,14 +174,13 @@ def diff_document(
         )
     statuses = [r.status for r in results]
 
-    def side(doc: Document, path: str) -> dict[str, Any]:
-        prov = doc.get("provenance", {})
+    def side(report: Report, path: str) -> dict[str, Any]:
         return {
             "path": path,
-            "model_path": prov.get("model_path"),
-            "model_sha256": prov.get("model_sha256"),
-            "data_path": prov.get("data_path"),
-            "methods": ok_methods(doc),
+            "model_path": report.provenance.model_path,
+            "model_sha256": report.provenance.model_sha256,
+            "data_path": report.provenance.data_path,
+            "methods": ok_methods(report),
         }
 
     return {

@@ -16,8 +16,6 @@ from xai_cli.reports.escape import html_text, md_text
 ICONS = {"PASS": "✅", "WARN": "⚠️", "FAIL": "❌", "ERROR": "🛑", "SKIP": "⏭️"}
 MAX_CHANGES = 10
 
-Document = dict[str, Any]
-
 
 def _num(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
@@ -146,7 +144,7 @@ def _rules_table(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def render_audit(doc: Document) -> str:
+def render_audit(doc: dict[str, Any]) -> str:
     """The audit summary for a pull request or ``GITHUB_STEP_SUMMARY``."""
     lines = [
         f"## xai audit: {_status(doc['status'])}",
@@ -179,7 +177,7 @@ def render_audit(doc: Document) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_diff(doc: Document) -> str:
+def render_diff(doc: dict[str, Any]) -> str:
     """The ``xai diff`` summary."""
     k = doc["top_k"]
     limits = [f"{key} {v:g}" for key, v in doc["thresholds"].items() if v is not None]

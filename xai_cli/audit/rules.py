@@ -1,8 +1,9 @@
-"""One pure function per rule type: a report document (plus probe results) in, a RuleResult out.
+"""One pure function per rule type: a typed report (plus probe results) in, a RuleResult out.
 
-Every function reads the ``report.json`` document of one job, so a rule gives the same verdict on
-a saved report as on a fresh run. Rules that need the model and rows (noise floor, stability) take
-the results of :mod:`xai_cli.audit.probes`; drift takes the baseline report.
+Every function reads the typed report (:class:`xai_cli.report.Report`) of one job, so a rule
+gives the same verdict on a saved report as on a fresh run. Rules that need the model and rows
+(noise floor, stability) take the results of :mod:`xai_cli.audit.probes`; drift takes the
+baseline report.
 
 A method that does not apply to the model (skipped by ``auto``) makes its part of a rule ``SKIP``;
 a method that failed, or was skipped for want of labels, makes it ``ERROR``, because the rule then
@@ -14,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xai_cli.audit.diff import compare_reports, ranking, top, violations
 from xai_cli.audit.outcome import RuleResult, Status, verdict
@@ -31,37 +32,38 @@ from xai_cli.config.schema import (
     StabilityRule,
 )
 
-Document = dict[str, Any]
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 
 def _result(rule: RuleBase, name: str, status: Status, message: str, **details: Any) -> RuleResult:
     return RuleResult(name, rule.type, rule.severity, status, message, details)  # type: ignore[attr-defined]
 
 
-def method_state(doc: Document, method: str) -> tuple[Status, str] | None:
+def method_state(report: Report, method: str) -> tuple[Status, str] | None:
     """``None`` when ``method`` produced a table; else (``SKIP`` or ``ERROR``, why)."""
-    entry = next((m for m in doc["methods"] if m["method"] == method), None)
+    entry = report.method(method)
     if entry is None:
         return "ERROR", f"method '{method}' was not run in this job"
-    if entry["status"] == "ok":
+    if entry.status == "ok":
         return None
-    reason = entry.get("reason") or "no reason given"
-    if entry["status"] == "skipped" and not reason.startswith("needs labels"):
+    reason = entry.reason or "no reason given"
+    if entry.status == "skipped" and not reason.startswith("needs labels"):
         return "SKIP", f"{method} does not apply: {reason}"
-    return "ERROR", f"{method} {entry['status']}: {reason}"
+    return "ERROR", f"{method} {entry.status}: {reason}"
 
 
-def _split(doc: Document, targets: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
+def _split(report: Report, targets: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
     """Targets that can be evaluated, and the why of those to skip and those in error."""
     usable, skipped, errors = [], [], []
     for target in targets:
         if target == CONSENSUS:
-            if not [m for m in doc["methods"] if m["status"] == "ok"]:
+            if not report.ok_methods():
                 errors.append("no method produced a result, so there is no consensus")
                 continue
             usable.append(target)
             continue
-        state = method_state(doc, target)
+        state = method_state(report, target)
         if state is None:
             usable.append(target)
         else:
@@ -73,13 +75,13 @@ def _two(value: float | None) -> str:
     return "undefined" if value is None else f"{value:.2f}"
 
 
-def top_of(doc: Document, target: str, k: int) -> list[str]:
+def top_of(report: Report, target: str, k: int) -> list[str]:
     """The top-k features of a method, or of the consensus (in the top-k of every method)."""
     if target != CONSENSUS:
-        return top(ranking(doc, target), doc["features"], k)
-    if k == doc["top_k"]:
-        return list(doc["consensus"])
-    tops = [top_of(doc, m["method"], k) for m in doc["methods"] if m["status"] == "ok"]
+        return top(ranking(report, target), report.features, k)
+    if k == report.top_k:
+        return list(report.consensus)
+    tops = [top_of(report, m.method, k) for m in report.ok_methods()]
     return [f for f in tops[0] if all(f in t for t in tops[1:])]
 
 
@@ -89,13 +91,13 @@ def _not_evaluable(rule: RuleBase, name: str, skipped: list[str], errors: list[s
     return _result(rule, name, "SKIP", "; ".join(skipped) or "nothing to check", skipped=skipped)
 
 
-def agreement(rule: AgreementRule, name: str, doc: Document) -> RuleResult:
+def agreement(rule: AgreementRule, name: str, report: Report) -> RuleResult:
     """Every pair of the named methods agrees at least as much as the thresholds ask."""
-    usable, skipped, errors = _split(doc, rule.methods)
+    usable, skipped, errors = _split(report, rule.methods)
     if errors or len(usable) < 2:
         why = [*skipped, f"fewer than two of {', '.join(rule.methods)} ran"]
         return _not_evaluable(rule, name, why, errors)
-    rows = {(a["method_a"], a["method_b"]): a for a in doc["agreement"] if a["class"] == "all"}
+    rows = {(a.method_a, a.method_b): a for a in report.agreement if a.output == "all"}
     limits = {
         "spearman": rule.min_spearman,
         "kendall": rule.min_kendall,
@@ -103,12 +105,12 @@ def agreement(rule: AgreementRule, name: str, doc: Document) -> RuleResult:
     }
     pairs, broken, undefined = [], [], []
     for a, b in itertools.combinations(usable, 2):
-        row = rows.get((a, b)) or rows.get((b, a)) or {}
+        row = rows.get((a, b)) or rows.get((b, a))
         pair: dict[str, Any] = {"methods": [a, b]}
         for key, limit in limits.items():
             if limit is None:
                 continue
-            value = row.get(key)
+            value = None if row is None else getattr(row, key)
             pair[key] = value
             if value is None:
                 undefined.append(f"{a} vs {b}: {key} undefined (a constant ranking)")
@@ -116,7 +118,7 @@ def agreement(rule: AgreementRule, name: str, doc: Document) -> RuleResult:
                 broken.append(f"{a} vs {b}: {key} {value:.3f} < {limit:g}")
         pairs.append(pair)
     thresholds = {k: v for k, v in limits.items() if v is not None}
-    details = {"pairs": pairs, "thresholds": thresholds, "skipped": skipped, "top_k": doc["top_k"]}
+    details = {"pairs": pairs, "thresholds": thresholds, "skipped": skipped, "top_k": report.top_k}
     if undefined:
         return _result(rule, name, "ERROR", "; ".join(undefined), **details)
     if broken:
@@ -124,17 +126,17 @@ def agreement(rule: AgreementRule, name: str, doc: Document) -> RuleResult:
     return _result(rule, name, "PASS", f"{len(pairs)} pair(s) agree enough", **details)
 
 
-def additivity(rule: AdditivityRule, name: str, doc: Document) -> RuleResult:
+def additivity(rule: AdditivityRule, name: str, report: Report) -> RuleResult:
     """SHAP values + base value reproduce the raw output within ``max_error`` on every row."""
-    checks = doc["additivity"]
+    checks = report.additivity
     if not checks:
         return _result(rule, name, "SKIP", "no method produced per-row SHAP values")
     rows = [
         {
-            "method": c["method"],
-            "max_abs_error": c["max_abs_error"],
-            "rows": c["rows"],
-            "ok": c["max_abs_error"] is not None and c["max_abs_error"] <= rule.max_error,
+            "method": c.method,
+            "max_abs_error": c.max_abs_error,
+            "rows": c.rows,
+            "ok": c.max_abs_error is not None and c.max_abs_error <= rule.max_error,
         }
         for c in checks
     ]
@@ -149,23 +151,25 @@ def additivity(rule: AdditivityRule, name: str, doc: Document) -> RuleResult:
     return _result(rule, name, status, message, checks=rows, max_error=rule.max_error)
 
 
-def required_features(rule: RequiredFeaturesRule, name: str, doc: Document) -> RuleResult:
+def required_features(rule: RequiredFeaturesRule, name: str, report: Report) -> RuleResult:
     """Each feature is in the top-k of every named method (or of the consensus)."""
-    k = rule.top_k or doc["top_k"]
-    usable, skipped, errors = _split(doc, rule.in_top_k_of)
+    k = rule.top_k or report.top_k
+    usable, skipped, errors = _split(report, rule.in_top_k_of)
     if errors or not usable:
         return _not_evaluable(rule, name, skipped, errors)
     checks, missing = [], []
     for target in usable:
-        tops = top_of(doc, target, k)
-        ranks = {f: r for f, (r, _) in ranking(doc, target).items()} if target != CONSENSUS else {}
+        tops = top_of(report, target, k)
+        ranks = (
+            {f: r for f, (r, _) in ranking(report, target).items()} if target != CONSENSUS else {}
+        )
         for feature in rule.features:
             ok = feature in tops
             checks.append({"feature": feature, "of": target, "rank": ranks.get(feature), "ok": ok})
             if not ok:
                 where = (
                     "not a feature of the model"
-                    if feature not in doc["features"]
+                    if feature not in report.features
                     else (f"rank {ranks[feature]}" if feature in ranks else "not in it")
                 )
                 missing.append(f"{feature} not in the top {k} of {target} ({where})")
@@ -184,10 +188,10 @@ def match(patterns: Sequence[str], features: Sequence[str]) -> tuple[list[str], 
     return hits, unused
 
 
-def forbidden_features(rule: ForbiddenFeaturesRule, name: str, doc: Document) -> RuleResult:
+def forbidden_features(rule: ForbiddenFeaturesRule, name: str, report: Report) -> RuleResult:
     """Forbidden features stay out of the named top-k lists and under the share limit."""
-    k = rule.top_k or doc["top_k"]
-    hits, unused = match(rule.features, doc["features"])
+    k = rule.top_k or report.top_k
+    hits, unused = match(rule.features, report.features)
     note = {"matched": hits, "patterns_matching_nothing": unused, "top_k": k}
     if not hits:
         return _result(
@@ -195,12 +199,12 @@ def forbidden_features(rule: ForbiddenFeaturesRule, name: str, doc: Document) ->
         )
     targets = list(rule.not_in_top_k_of or [])
     shares_of = list(rule.share_of) if rule.max_share is not None else []
-    usable, skipped, errors = _split(doc, list(dict.fromkeys(targets + shares_of)))
+    usable, skipped, errors = _split(report, list(dict.fromkeys(targets + shares_of)))
     if errors or not usable:
         return _not_evaluable(rule, name, skipped, errors)
     found, checks = [], []
     for target in [t for t in targets if t in usable]:
-        tops = top_of(doc, target, k)
+        tops = top_of(report, target, k)
         for feature in hits:
             checks.append(
                 {"feature": feature, "of": target, "check": f"top {k}", "ok": feature not in tops}
@@ -208,11 +212,7 @@ def forbidden_features(rule: ForbiddenFeaturesRule, name: str, doc: Document) ->
             if feature in tops:
                 found.append(f"{feature} in the top {k} of {target}")
     for method in [m for m in shares_of if m in usable]:
-        share = {
-            r["feature"]: abs(r["share"] or 0.0)
-            for r in doc["importances"]
-            if r["method"] == method and r["class"] == "all"
-        }
+        share = {r.feature: abs(r.share or 0.0) for r in report.pooled(method)}
         for feature in hits:
             ok = share[feature] <= rule.max_share  # type: ignore[operator]
             checks.append(
@@ -236,19 +236,19 @@ def forbidden_features(rule: ForbiddenFeaturesRule, name: str, doc: Document) ->
 
 
 def noise_floor(
-    rule: NoiseFloorRule, name: str, doc: Document, floor: NoiseFloor | None, error: str | None
+    rule: NoiseFloorRule, name: str, report: Report, floor: NoiseFloor | None, error: str | None
 ) -> RuleResult:
     """No feature in the checked top-k lists is indistinguishable from a random probe."""
-    k = rule.top_k or doc["top_k"]
-    ran = [m["method"] for m in doc["methods"] if m["status"] == "ok"]
-    usable, skipped, errors = _split(doc, rule.methods or ran)
+    k = rule.top_k or report.top_k
+    ran = [m.method for m in report.ok_methods()]
+    usable, skipped, errors = _split(report, rule.methods or ran)
     if error or floor is None:
         return _result(rule, name, "ERROR", error or "the noise floor was not computed")
     if errors or not usable:
         return _not_evaluable(rule, name, skipped, errors)
     checked: dict[str, list[str]] = {}
     for target in usable:
-        for feature in top_of(doc, target, k):
+        for feature in top_of(report, target, k):
             checked.setdefault(feature, []).append(target)
     features = [
         {
@@ -296,12 +296,12 @@ def noise_floor(
 def stability(
     rule: StabilityRule,
     name: str,
-    doc: Document,
+    report: Report,
     results: Mapping[str, Stability | str],
 ) -> RuleResult:
     """Each method's ranking on bootstrap resamples correlates with its full-rows ranking."""
-    ran = [m["method"] for m in doc["methods"] if m["status"] == "ok"]
-    usable, skipped, errors = _split(doc, rule.methods or ran)
+    ran = [m.method for m in report.ok_methods()]
+    usable, skipped, errors = _split(report, rule.methods or ran)
     errors += [f"{m}: {r}" for m, r in results.items() if isinstance(r, str)]
     if errors or not usable:
         return _not_evaluable(rule, name, skipped, errors)
@@ -348,12 +348,12 @@ def stability(
 
 
 def drift(
-    rule: DriftRule, name: str, doc: Document, baseline: Document | None, why_not: str | None
+    rule: DriftRule, name: str, report: Report, baseline: Report | None, why_not: str | None
 ) -> RuleResult:
     """The ranking stays close to the baseline report's (needs ``--baseline``)."""
     if baseline is None:
         return _result(rule, name, "SKIP", why_not or "no --baseline report given")
-    diff = compare_reports(baseline, doc, top_k=rule.top_k, methods=rule.methods)
+    diff = compare_reports(baseline, report, top_k=rule.top_k, methods=rule.methods)
     compared = [m for m in diff["methods"] if m["status"] == "compared"]
     missing = [m["reason"] for m in diff["methods"] if m["status"] == "missing"]
     details = {

@@ -4,10 +4,10 @@ The jobs run through the same job runner as ``xai run`` (:func:`xai_cli.run.batc
 in parallel with ``--jobs``, each job's folder written atomically, ``--resume`` for jobs whose
 inputs, rules and baseline are unchanged. The rules are evaluated inside each job's worker by
 :class:`AuditWork`, on the model and rows its explain step loaded (noise floor and stability probes
-reuse them; nothing is loaded twice); the worker returns only the JSON-safe rule results, and its
-report document gets an ``audit`` section for its HTML report. The result is one JSON-safe audit
-document that every audit renderer works from. Nothing here touches the terminal; the job folders
-are written by the job runner and the audit's own files by :func:`write_outputs`.
+reuse them; nothing is loaded twice); the worker returns only the JSON-safe rule results, and the
+typed report it writes gets an ``audit`` section for its HTML report. The result is one JSON-safe
+audit document that every audit renderer works from. Nothing here touches the terminal; the job
+folders are written by the job runner and the audit's own files by :func:`write_outputs`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import pandas as pd
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.audit import junit, markdown, probes, rules
-from xai_cli.audit.diff import check_report
 from xai_cli.audit.outcome import STATUSES, RuleResult, counts, exit_code
 from xai_cli.config.load import JobSpec, Overrides, Plan, _report, load_plan, read_yaml
 from xai_cli.config.schema import (
@@ -47,7 +46,7 @@ from xai_cli.errors import DataError, MissingFileError, XaiError, describe
 from xai_cli.explanation import Explanation
 from xai_cli.methods import REGISTRY
 from xai_cli.model.adapter import ModelAdapter
-from xai_cli.reports.document import Document
+from xai_cli.report import AuditResult, AuditSection, Report
 from xai_cli.reports.files import output_error, write_files
 from xai_cli.request import DEFAULT_METHODS
 from xai_cli.run import engine
@@ -162,7 +161,7 @@ class Baseline:
     ``<job>/report.json`` files (a job without one there is skipped by the drift rule)."""
 
     path: Path | None
-    cache: dict[Path, Document] = field(default_factory=dict)
+    cache: dict[Path, Report] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.path is not None and not self.path.exists():
@@ -170,7 +169,7 @@ class Baseline:
                 f"baseline report not found: {self.path}", hint="check --baseline"
             )
         if self.path is not None and self.path.is_file():  # a bad file stops the audit up front
-            self.cache[self.path] = read_report(self.path)
+            self.cache[self.path] = Report.read(self.path)
 
     def source(self, job: str) -> Path | None:
         """The baseline file for ``job``, or ``None`` when there is none."""
@@ -180,7 +179,7 @@ class Baseline:
         return next((p for p in (folder / job / "report.json", folder / "report.json")
                      if p.is_file()), None)  # fmt: skip
 
-    def for_job(self, job: str) -> tuple[Document | None, str | None]:
+    def for_job(self, job: str) -> tuple[Report | None, str | None]:
         """(the baseline report for ``job``, or ``None`` and why)."""
         if self.path is None:
             return None, "no --baseline report given"
@@ -188,19 +187,8 @@ class Baseline:
         if path is None:
             return None, f"no baseline report for job '{job}' in {self.path}"
         if path not in self.cache:
-            self.cache[path] = read_report(path)
+            self.cache[path] = Report.read(path)
         return self.cache[path], None
-
-
-def read_report(path: Path) -> Document:
-    """A saved ``report.json``; :class:`DataError` when it is missing, not JSON or not a report."""
-    if not path.is_file():
-        raise MissingFileError(f"report not found: {path}", hint="check the path")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"cannot read {path} as JSON", cause=describe(exc)) from exc
-    return check_report(data, str(path))
 
 
 @dataclass
@@ -208,7 +196,7 @@ class _JobContext:
     """Lazily computed inputs of one job's rules, each computed once."""
 
     job: JobSpec
-    doc: Document
+    doc: Report
     baseline: Baseline
     progress: Progress
     prepared: Prepared
@@ -237,7 +225,7 @@ class _JobContext:
         return self.floors[key]
 
     def stability(self, spec: StabilityRule) -> dict[str, probes.Stability | str]:
-        ran = [m["method"] for m in self.doc["methods"] if m["status"] == "ok"]
+        ran = [m.method for m in self.doc.ok_methods()]
         out: dict[str, probes.Stability | str] = {}
         for method in [m for m in (spec.methods or ran) if m in ran]:
             key = (method, spec.resamples)
@@ -335,28 +323,30 @@ class AuditWork(JobWork):
             }
         }
 
-    def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> Payload:
-        """Evaluate every rule, add the ``audit`` section to the report document, and return the
-        JSON-safe results (what crosses back from a worker process)."""
-        doc = explanation.document
+    def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> tuple[Report, Payload]:
+        """Evaluate every rule; return the report with its ``audit`` section and the JSON-safe
+        results (what crosses back from a worker process)."""
+        report = explanation.report
         ran = explanation.prepared
         assert ran is not None  # explain_request always keeps what it loaded
         ctx = _JobContext(
-            job, doc, self.baseline, lambda m: say(job.name, m),
+            job, report, self.baseline, lambda m: say(job.name, m),
             Prepared(ran.adapter, ran.X, ran.encoded),
         )  # fmt: skip
         results = [evaluate(rule, ctx).to_dict() for rule in self.rules]
         statuses = [r["status"] for r in results]
-        doc["audit"] = {
-            "status": overall(statuses),
-            "summary": counts(statuses),
-            "baseline": None if self.baseline.path is None else str(self.baseline.path),
+        section = AuditSection(
+            status=overall(statuses),  # type: ignore[arg-type]
+            summary=counts(statuses),
+            baseline=None if self.baseline.path is None else str(self.baseline.path),
+            results=tuple(AuditResult(**r) for r in results),
+        )
+        prov = report.provenance
+        payload = {
             "results": results,
+            "provenance": {key: getattr(prov, key) for key in PROVENANCE_KEYS},
         }
-        return {
-            "results": results,
-            "provenance": {k: doc["provenance"].get(k) for k in PROVENANCE_KEYS},
-        }
+        return report.model_copy(update={"audit": section}), payload
 
     def failed(self, job: JobSpec, exc: Exception) -> Payload:
         """Why a job could not run; every rule of it is then ``ERROR`` with that reason."""
@@ -394,7 +384,7 @@ def run_audit(
     n_jobs: int = 1,
     resume: bool = False,
     debug: bool = False,
-) -> tuple[Document, list[JobAudit]]:
+) -> tuple[dict[str, Any], list[JobAudit]]:
     """Run every job of the plan through the job runner (``n_jobs`` in parallel; ``resume`` skips
     unchanged jobs) and build the audit document; jobs are listed in config order."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
@@ -414,7 +404,7 @@ def run_audit(
 
 def audit_document(
     audit_plan: AuditPlan, jobs: list[JobAudit], baseline: Path | None, started: str
-) -> Document:
+) -> dict[str, Any]:
     """The JSON-safe audit document (``audit.json``) that every audit renderer reads."""
     statuses = [r.status for j in jobs for r in j.results]
     entries = []
@@ -453,7 +443,7 @@ def audit_document(
     }
 
 
-def write_outputs(audit_doc: Document, jobs: list[JobAudit], out_dir: Path) -> list[Path]:
+def write_outputs(audit_doc: dict[str, Any], jobs: list[JobAudit], out_dir: Path) -> list[Path]:
     """Write ``audit.json``/``audit.md``/``audit.junit.xml``, all or nothing; returns them with the
     job reports the job runner already wrote (each job folder was put in place whole).
 

@@ -1,4 +1,5 @@
-"""``xai init`` (a commented starter config) and ``xai schema`` (the config's JSON Schema)."""
+"""``xai init`` (a commented starter config) and ``xai schema`` (the JSON Schema of the config, or
+of ``report.json`` with ``xai schema report``)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,24 @@ def init_command() -> None:
     typer.echo(starter_config(), nl=False)
 
 
-def schema_command() -> None:
-    """Print the config's JSON Schema: `xai schema > xai-config.schema.json`."""
-    from xai_cli.config.schema import json_schema  # pydantic: only when the command runs
+SCHEMAS = ("config", "report")
 
-    typer.echo(json.dumps(json_schema(), indent=2))
+
+def schema_command(
+    what: str = typer.Argument(
+        "config", help="config (the `xai run`/`xai audit` YAML) or report (report.json)."
+    ),
+) -> None:
+    """Print a JSON Schema: `xai schema > xai-config.schema.json`, or `xai schema report`."""
+    from xai_cli.cli.errors import check_choice, error_boundary
+
+    with error_boundary(False):
+        check_choice(what, "SCHEMA", SCHEMAS)
+    if what == "report":
+        from xai_cli.report import report_json_schema
+
+        typer.echo(json.dumps(report_json_schema(), indent=2))
+    else:
+        from xai_cli.config.schema import json_schema  # pydantic: only when the command runs
+
+        typer.echo(json.dumps(json_schema(), indent=2))

@@ -1,49 +1,53 @@
 """Terminal output with rich: the top features per method and the agreement summary.
 
-Works from the report document, like every other renderer. Colour follows rich's rules: off when
-stdout is not a terminal or ``NO_COLOR`` is set.
+Works from the typed report (:class:`xai_cli.report.Report`), like every other renderer. Colour
+follows rich's rules: off when stdout is not a terminal or ``NO_COLOR`` is set.
 """
 
 from __future__ import annotations
 
 import statistics
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from xai_cli.reports.document import Document, ok_methods, stability_lines, top_features
+from xai_cli.reports.stability import stability_lines
 from xai_cli.run.estimate import Estimate
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-def top_features_table(doc: Document) -> Table:
+def top_features_table(report: Report) -> Table:
     """One row per method: its unit and its top-k features with their share."""
-    k = doc["top_k"]
+    k = report.top_k
     table = Table(title=f"Top {k} features per method (share of total)", title_justify="left")
     table.add_column("method", style="bold", no_wrap=True)
     table.add_column(f"top {k}")
     table.add_column("unit", style="dim")
-    for method in ok_methods(doc):
-        rows = top_features(doc, method["method"], k)
-        cells = ", ".join(f"{r['feature']} {100 * (r['share'] or 0):.0f}%" for r in rows)
-        table.add_row(method["method"], cells, method["unit"])
+    for method in report.ok_methods():
+        rows = report.top_features(method.method, k)
+        cells = ", ".join(f"{r.feature} {100 * (r.share or 0):.0f}%" for r in rows)
+        table.add_row(method.method, cells, method.unit)
     return table
 
 
-def agreement_table(doc: Document) -> Table:
+def agreement_table(report: Report) -> Table:
     """Per method: mean Spearman and top-k overlap with every other method (pooled output)."""
     table = Table(title="Agreement with the other methods (class 'all')", title_justify="left")
     for column in ("method", "mean spearman", "min spearman", "mean top-k jaccard"):
         table.add_column(column, justify="left" if column == "method" else "right")
-    pooled = [a for a in doc["agreement"] if a["class"] == "all"]
-    for method in ok_methods(doc):
-        name = method["method"]
-        pairs = [a for a in pooled if name in (a["method_a"], a["method_b"])]
-        rhos = [a["spearman"] for a in pairs if a["spearman"] is not None]
-        jac = [a["topk_jaccard"] for a in pairs if a["topk_jaccard"] is not None]
+    pooled = [a for a in report.agreement if a.output == "all"]
+    for method in report.ok_methods():
+        name = method.method
+        pairs = [a for a in pooled if name in (a.method_a, a.method_b)]
+        rhos = [a.spearman for a in pairs if a.spearman is not None]
+        jac = [a.topk_jaccard for a in pairs if a.topk_jaccard is not None]
         table.add_row(
             name,
             _fmt(statistics.fmean(rhos) if rhos else None),
@@ -53,46 +57,42 @@ def agreement_table(doc: Document) -> Table:
     return table
 
 
-def print_summary(doc: Document, console: Console) -> None:
+def print_summary(report: Report, console: Console) -> None:
     """Everything the terminal shows after ``xai explain``."""
-    prov = doc["provenance"]
+    prov = report.provenance
     console.print(
-        f"[bold]{prov['model_class']}[/] ({prov['family']}, {prov['task']}) on "
-        f"{prov['rows_used']} of {prov['rows_total']} rows",
+        f"[bold]{prov.model_class}[/] ({prov.family}, {prov.task}) on "
+        f"{prov.rows_used} of {prov.rows_total} rows",
         highlight=False,
     )
-    console.print(top_features_table(doc))
-    if len(ok_methods(doc)) > 1:
-        console.print(agreement_table(doc))
-    consensus = ", ".join(doc["consensus"]) or "none"
-    console.print(f"Consensus (in every method's top {doc['top_k']}): {consensus}", highlight=False)
-    widest = [s for s in doc["rank_spread"] if s["spread"] > 0][:3]
+    console.print(top_features_table(report))
+    if len(report.ok_methods()) > 1:
+        console.print(agreement_table(report))
+    consensus = ", ".join(report.consensus) or "none"
+    console.print(f"Consensus (in every method's top {report.top_k}): {consensus}", highlight=False)
+    widest = [s for s in report.rank_spread if s.spread > 0][:3]
     if widest:
         console.print(
             "Widest rank disagreement: "
-            + ", ".join(
-                f"{s['feature']} (rank {s['best_rank']}–{s['worst_rank']})" for s in widest
-            ),
+            + ", ".join(f"{s.feature} (rank {s.best_rank}–{s.worst_rank})" for s in widest),
             highlight=False,
         )
-    for check in doc["additivity"]:
-        status = "[green]ok[/]" if check["ok"] else "[red]FAILED[/]"
+    for check in report.additivity:
+        status = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
         console.print(
-            f"SHAP additivity ({check['method']}): {status}, "
-            f"max error {check['max_abs_error']:.2e}",
+            f"SHAP additivity ({check.method}): {status}, max error {check.max_abs_error:.2e}",
             highlight=False,
         )
-    for line in stability_lines(doc):
+    for line in stability_lines(report):
         console.print(line, highlight=False, markup=False)
     not_applicable = 0
-    for method in doc["methods"]:
-        if method["status"] == "failed" or (
-            method["status"] == "skipped" and method["reason"].startswith("needs labels")
+    for method in report.methods:
+        reason = method.reason or ""
+        if method.status == "failed" or (
+            method.status == "skipped" and reason.startswith("needs labels")
         ):
-            console.print(
-                f"{method['status']}: {method['method']} — {method['reason']}", highlight=False
-            )
-        elif method["status"] == "skipped":
+            console.print(f"{method.status}: {method.method} — {reason}", highlight=False)
+        elif method.status == "skipped":
             not_applicable += 1
     if not_applicable:
         console.print(

@@ -49,7 +49,7 @@ def diff_command(
 
     from xai_cli.audit import junit, markdown
     from xai_cli.audit.diff import diff_document
-    from xai_cli.audit.runner import append_step_summary, read_report
+    from xai_cli.audit.runner import append_step_summary
     from xai_cli.reports.files import write_files
 
     err = Console(stderr=True)
@@ -63,10 +63,12 @@ def diff_command(
         ):
             if value is not None and not -1 <= value <= 1:
                 raise UsageError(f"{name} must be between -1 and 1, got {value}")
+        from xai_cli.report import Report
+
         chosen = tuple(m.strip() for m in (methods or "").split(",") if m.strip()) or None
         doc = diff_document(
-            read_report(base),
-            read_report(new),
+            Report.read(base),
+            Report.read(new),
             base_path=str(base),
             new_path=str(new),
             top_k=top_k,

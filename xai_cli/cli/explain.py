@@ -124,7 +124,6 @@ def explain_command(
     from xai_cli.cli.console import print_estimates, print_summary
     from xai_cli.load.data import resolve_max_rows
     from xai_cli.methods.params import parse_options
-    from xai_cli.reports.document import ok_methods
     from xai_cli.reports.writer import parse_formats
     from xai_cli.run.engine import ExplainRequest, estimates, prepare
     from xai_cli.run.estimate import describe_estimates, resolve_time_limit
@@ -176,20 +175,20 @@ def explain_command(
                 if no_estimate
                 else lambda found: err.print(describe_estimates(found), highlight=False),
             )
-        doc = explanation.document
+        report = explanation.report
         paths = explanation.save(out, chosen_formats)
         if output_format == "table":
-            print_summary(doc, Console())
+            print_summary(report, Console())
         elif output_format == "json":
-            typer.echo(json.dumps(doc, indent=2, allow_nan=False))
-        for note in doc["provenance"]["notes"]:
+            typer.echo(json.dumps(report.to_json_data(), indent=2, allow_nan=False))
+        for note in report.provenance.notes:
             err.print(f"note: {note}", highlight=False)
         err.print(f"reports written to {out}/: {', '.join(p.name for p in paths)}", highlight=False)
-        if not ok_methods(doc):
+        if not report.ok_methods():
             print_error(
                 "nothing-computed",
                 "no method produced a result",
-                "; ".join(f"{m['method']}: {m['reason']}" for m in doc["methods"])[:500] or None,
+                "; ".join(f"{m.method}: {m.reason}" for m in report.methods)[:500] or None,
                 "see the report for each method's reason; `xai methods MODEL` lists what applies",
             )
             raise typer.Exit(2)

@@ -1,2 +1,2 @@
-"""Report renderers. Each takes the report document (see :mod:`xai_cli.reports.document`) and
-returns text; none recomputes anything, so a saved ``report.json`` re-renders identically."""
+"""Report renderers. Each takes the typed report (:class:`xai_cli.report.Report`) and returns
+text; none recomputes anything, so a saved ``report.json`` re-renders identically."""

@@ -8,25 +8,36 @@ numbers are written as numbers, negative ones included.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xai_cli.reports.document import Document
 from xai_cli.reports.escape import csv_text
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 IMPORTANCE_COLUMNS = ("method", "class", "feature", "value", "share", "rank")
 AGREEMENT_COLUMNS = ("method_a", "method_b", "class", "spearman", "kendall", "topk_jaccard")
 
 
-def _table(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
-    body = (["" if row[c] is None else row[c] for c in columns] for row in rows)
+def _table(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    body = (["" if cell is None else cell for cell in row] for row in rows)
     return csv_text([columns, *body])
 
 
-def render_importances(doc: Document) -> str:
+def render_importances(report: Report) -> str:
     """One row per method, class and feature: raw value, share and rank."""
-    return _table(IMPORTANCE_COLUMNS, doc["importances"])
+    return _table(
+        IMPORTANCE_COLUMNS,
+        ((r.method, r.output, r.feature, r.value, r.share, r.rank) for r in report.importances),
+    )
 
 
-def render_agreement(doc: Document) -> str:
+def render_agreement(report: Report) -> str:
     """One row per method pair and class: Spearman, Kendall, top-k Jaccard; empty = undefined."""
-    return _table(AGREEMENT_COLUMNS, doc["agreement"])
+    return _table(
+        AGREEMENT_COLUMNS,
+        (
+            (a.method_a, a.method_b, a.output, a.spearman, a.kendall, a.topk_jaccard)
+            for a in report.agreement
+        ),
+    )

@@ -1,21 +1,25 @@
 """``report.html``: one self-contained page (inline CSS and SVG, no script, no network request).
 
-Every number comes from the report document; this module only arranges it: it orders features,
-scales values to pixels, picks colours and lays out the beeswarm dots. Every user-supplied string
-(feature, class and method names, paths, reasons, notes) goes through Jinja2's autoescaping, and a
-Content-Security-Policy forbids scripts and remote loads, so a hostile name is shown as text.
+Every number comes from the typed report (:class:`xai_cli.report.Report`); this module only arranges
+it: it orders features, scales values to pixels, picks colours and lays out the beeswarm dots.
+Every user-supplied string (feature, class and method names, paths, reasons, notes) goes through
+Jinja2's autoescaping, and a Content-Security-Policy forbids scripts and remote loads, so a hostile
+name is shown as text.
 """
 
 from __future__ import annotations
 
 import math
 from statistics import median
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import markupsafe
 
-from xai_cli.reports.document import GAP_TEXT, Document, interval_gaps, ok_methods
 from xai_cli.reports.jinja import ENV
+from xai_cli.reports.stability import GAP_TEXT, interval_gaps
+
+if TYPE_CHECKING:
+    from xai_cli.report import AgreementEntry, RankIntervalEntry, Report
 
 MAX_FEATURES = 20
 """Tables and plots show at most this many features (best mean rank first)."""
@@ -75,20 +79,20 @@ def _nice_ticks(lo: float, hi: float, count: int = 6) -> list[float]:
     return [round(first + i * step, 12) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
-def _importance_table(doc: Document, methods: list[str]) -> dict[str, Any]:
+def _importance_table(report: Report, methods: list[str]) -> dict[str, Any]:
     """Features (top ``MAX_FEATURES`` by mean pooled rank) by method: share, rank and bar width."""
-    pooled = {(r["method"], r["feature"]): r for r in doc["importances"] if r["class"] == "all"}
-    order = {f: i for i, f in enumerate(doc["features"])}
+    pooled = {(r.method, r.feature): r for r in report.importances if r.output == "all"}
+    order = {f: i for i, f in enumerate(report.features)}
 
     def mean_rank(feature: str) -> float:
-        ranks = [pooled[(m, feature)]["rank"] for m in methods if (m, feature) in pooled]
+        ranks = [pooled[(m, feature)].rank for m in methods if (m, feature) in pooled]
         return sum(ranks) / len(ranks) if ranks else math.inf
 
-    features = sorted(doc["features"], key=lambda f: (mean_rank(f), order[f]))[:MAX_FEATURES]
+    features = sorted(report.features, key=lambda f: (mean_rank(f), order[f]))[:MAX_FEATURES]
     top = (
         max(
             (
-                abs(pooled[(m, f)]["share"] or 0)
+                abs(pooled[(m, f)].share or 0)
                 for m in methods
                 for f in features
                 if (m, f) in pooled
@@ -97,24 +101,24 @@ def _importance_table(doc: Document, methods: list[str]) -> dict[str, Any]:
         )
         or 1.0
     )
-    consensus = set(doc["consensus"])
+    consensus = set(report.consensus)
     rows = []
     for f in features:
         cells = []
         for m in methods:
             r = pooled.get((m, f))
-            share = r["share"] if r else None
+            share = r.share if r else None
             cells.append(
                 {
                     "share": _pct(share),
-                    "rank": r["rank"] if r else "–",
+                    "rank": r.rank if r else "–",
                     "bar": 0 if share is None else round(44 * abs(share) / top, 1),
                     "negative": share is not None and share < 0,
                     "title": ""
                     if r is None
-                    else f"{m}: value {_fmt(r['value'], 4)}"
-                    + ("" if r["spread"] is None else f" ± {_fmt(r['spread'], 3)}")
-                    + f", share {_pct(share)}, rank {r['rank']}",
+                    else f"{m}: value {_fmt(r.value, 4)}"
+                    + ("" if r.spread is None else f" ± {_fmt(r.spread, 3)}")
+                    + f", share {_pct(share)}, rank {r.rank}",
                 }
             )
         mr = mean_rank(f)
@@ -126,15 +130,15 @@ def _importance_table(doc: Document, methods: list[str]) -> dict[str, Any]:
                 "cells": cells,
             }
         )
-    return {"rows": rows, "shown": len(features), "total": len(doc["features"])}
+    return {"rows": rows, "shown": len(features), "total": len(report.features)}
 
 
-def _agreement(doc: Document, methods: list[str]) -> dict[str, Any]:
+def _agreement(report: Report, methods: list[str]) -> dict[str, Any]:
     """Spearman and top-k Jaccard heatmaps (class ``all``) and the one-line summary."""
-    pairs = {}
-    for a in doc["agreement"]:
-        if a["class"] == "all":
-            pairs[(a["method_a"], a["method_b"])] = pairs[(a["method_b"], a["method_a"])] = a
+    pairs: dict[tuple[str, str], AgreementEntry] = {}
+    for a in report.agreement:
+        if a.output == "all":
+            pairs[(a.method_a, a.method_b)] = pairs[(a.method_b, a.method_a)] = a
     n = len(methods)
     longest = max((len(m) for m in methods), default=4)
     left, top = 14 + 6.6 * longest, 14 + 4.9 * longest  # room for the (rotated) method names
@@ -144,13 +148,13 @@ def _agreement(doc: Document, methods: list[str]) -> dict[str, Any]:
     maps = []
     for key, title in (
         ("spearman", "Spearman rank correlation"),
-        ("topk_jaccard", f"Top-{doc['top_k']} overlap (Jaccard)"),
+        ("topk_jaccard", f"Top-{report.top_k} overlap (Jaccard)"),
     ):
         cells = []
         for i, mi in enumerate(methods):
             for j, mj in enumerate(methods):
                 a = pairs.get((mi, mj))
-                value = 1.0 if i == j else (a[key] if a else None)
+                value = 1.0 if i == j else (getattr(a, key) if a else None)
                 if value is None:
                     colour: RGB = (230, 230, 230)
                 elif key == "spearman":
@@ -164,9 +168,9 @@ def _agreement(doc: Document, methods: list[str]) -> dict[str, Any]:
                     if i == j
                     else "no common output"
                     if not a
-                    else f"Spearman {_fmt(a['spearman'])}, Kendall "
-                    f"{_fmt(a['kendall'])}, top-{doc['top_k']} Jaccard "
-                    f"{_fmt(a['topk_jaccard'])}"
+                    else f"Spearman {_fmt(a.spearman)}, Kendall "
+                    f"{_fmt(a.kendall)}, top-{report.top_k} Jaccard "
+                    f"{_fmt(a.topk_jaccard)}"
                 )
                 cells.append(
                     {
@@ -190,11 +194,7 @@ def _agreement(doc: Document, methods: list[str]) -> dict[str, Any]:
                 "height": top + n * cell + 8,
             }
         )
-    values = [
-        (a["spearman"], a["method_a"], a["method_b"])
-        for a in doc["agreement"]
-        if a["class"] == "all"
-    ]
+    values = [(a.spearman, a.method_a, a.method_b) for a in report.agreement if a.output == "all"]
     defined = sorted((v for v in values if v[0] is not None), key=lambda v: v[0])
     summary = None
     if defined:
@@ -217,18 +217,18 @@ def _step(value: float | None, lo: float, hi: float) -> str:
     return str(round(min(1.0, max(0.0, (value - lo) / (hi - lo))) * (COLOUR_STEPS - 1)))
 
 
-def _beeswarm(doc: Document) -> dict[str, Any] | None:
-    """Beeswarm dots for the top features of ``doc["local"]`` (first output only, no randomness)."""
-    local = doc["local"]
+def _beeswarm(report: Report) -> dict[str, Any] | None:
+    """Beeswarm dots for the top features of ``report.local`` (first output only, no randomness)."""
+    local = report.local
     if local is None:
         return None
-    feats, outputs, out = local["features"], local["outputs"], 0
-    cols = [[row[i][out] for row in local["values"]] for i in range(len(feats))]
-    imp = {
-        r["feature"]: r["rank"]
-        for r in doc["importances"]
-        if r["method"] == local["method"]
-        and r["class"] == (outputs[out] if len(outputs) > 1 else "all")
+    feats, outputs, out = local.features, local.outputs, 0
+    cols = [[row[i][out] for row in local.values] for i in range(len(feats))]
+    shown_output = outputs[out] if len(outputs) > 1 else "all"
+    imp: dict[str, float] = {
+        r.feature: r.rank
+        for r in report.importances
+        if r.method == local.method and r.output == shown_output
     }
     if len(imp) != len(feats):  # no matching table: order by mean |value| of the shown output
         means = [sum(abs(v) for v in c if v is not None) / max(1, len(c)) for c in cols]
@@ -248,7 +248,7 @@ def _beeswarm(doc: Document) -> dict[str, Any] | None:
     for k, i in enumerate(chosen):
         cy0 = top + k * row_h + row_h / 2
         labels.append({"y": cy0, "name": feats[i]})
-        raw = sorted(d[i] for d in local["data"] if d[i] is not None)
+        raw = sorted(v for d in local.data if (v := d[i]) is not None)
         vlo = raw[int(0.05 * (len(raw) - 1))] if raw else 0.0
         vhi = raw[int(0.95 * (len(raw) - 1))] if raw else 0.0
         if vhi <= vlo and raw:
@@ -263,14 +263,14 @@ def _beeswarm(doc: Document) -> dict[str, Any] | None:
             for j, (x, n) in enumerate(sorted(members)):
                 offset = (j + 1) // 2 * dy * (1 if j % 2 else -1)
                 points.append(
-                    (round(x, 1), round(cy0 + offset, 1), _step(local["data"][n][i], vlo, vhi))
+                    (round(x, 1), round(cy0 + offset, 1), _step(local.data[n][i], vlo, vhi))
                 )
     height = top + len(chosen) * row_h
     palette = [
         _hex(_mix(LOW, MID, 2 * t) if t <= 0.5 else _mix(MID, HIGH, 2 * t - 1))
         for t in (s / (COLOUR_STEPS - 1) for s in range(COLOUR_STEPS))
     ]
-    unit = local["unit"].split(":", 1)[-1]
+    unit = local.unit.split(":", 1)[-1]
     return {
         "width": width,
         "height": height + 46,
@@ -285,40 +285,38 @@ def _beeswarm(doc: Document) -> dict[str, Any] | None:
         "unit": unit,
         "output": outputs[out],
         "outputs": len(outputs),
-        "rows": local["rows"],
-        "rows_total": local["rows_total"],
-        "method": local["method"],
+        "rows": local.rows,
+        "rows_total": local.rows_total,
+        "method": local.method,
         "shown": len(chosen),
         "total": len(feats),
     }
 
 
-def _rank_spread(doc: Document, methods: list[str]) -> list[dict[str, Any]]:
+def _rank_spread(report: Report, methods: list[str]) -> list[dict[str, Any]]:
     """The ``SPREAD_ROWS`` features whose rank varies most between methods, with strip positions."""
-    n = max(2, len(doc["features"]))
-    rows = []
-    for s in [s for s in doc["rank_spread"] if s["spread"] > 0][:SPREAD_ROWS]:
+    n = max(2, len(report.features))
 
-        def x(rank: int) -> float:
-            return 8 + (rank - 1) / (n - 1) * 184
+    def x(rank: int) -> float:
+        return 8 + (rank - 1) / (n - 1) * 184
 
-        rows.append(
-            {
-                **s,
-                "x1": x(s["best_rank"]),
-                "x2": x(s["worst_rank"]),
-                "dots": [{"x": x(rk), "title": f"{m}: rank {rk}"} for m, rk in s["ranks"].items()],
-            }
-        )
-    return rows
+    return [
+        {
+            "entry": s,
+            "x1": x(s.best_rank),
+            "x2": x(s.worst_rank),
+            "dots": [{"x": x(rk), "title": f"{m}: rank {rk}"} for m, rk in s.ranks.items()],
+        }
+        for s in [s for s in report.rank_spread if s.spread > 0][:SPREAD_ROWS]
+    ]
 
 
-def _rank_stability(doc: Document, features: list[str]) -> dict[str, Any]:
+def _rank_stability(report: Report, features: list[str]) -> dict[str, Any]:
     """Each shown feature's bootstrap rank interval per method, as text and a strip position."""
-    by_method: dict[str, dict[str, dict[str, Any]]] = {}
-    for r in doc.get("rank_intervals", []):
-        by_method.setdefault(r["method"], {})[r["feature"]] = r
-    n = max(2, len(doc["features"]))
+    by_method: dict[str, dict[str, RankIntervalEntry]] = {}
+    for r in report.rank_intervals:
+        by_method.setdefault(r.method, {})[r.feature] = r
+    n = max(2, len(report.features))
 
     def x(rank: int) -> float:
         return round(4 + (rank - 1) / (n - 1) * 72, 1)
@@ -332,41 +330,41 @@ def _rank_stability(doc: Document, features: list[str]) -> dict[str, Any]:
                 None
                 if r is None
                 else {
-                    "rank": r["rank"],
-                    "range": f"{r['low']}–{r['high']}" if r["high"] != r["low"] else "stable",
-                    "x": x(r["rank"]),
-                    "x1": x(r["low"]),
-                    "x2": x(r["high"]),
-                    "wide": r["high"] - r["low"] >= 3,
+                    "rank": r.rank,
+                    "range": f"{r.low}–{r.high}" if r.high != r.low else "stable",
+                    "x": x(r.rank),
+                    "x1": x(r.low),
+                    "x2": x(r.high),
+                    "wide": r.high - r.low >= 3,
                 }
             )
         rows.append({"feature": f, "cells": cells})
     first = [next(iter(v.values())) for v in by_method.values()]
     return {
         "methods": [
-            {"method": m, "resamples": r["resamples"], "rows": r["rows"]}
+            {"method": m, "resamples": r.resamples, "rows": r.rows}
             for m, r in zip(by_method, first, strict=True)
         ],
         "rows": rows,
-        "gaps": [(GAP_TEXT[k], v) for k, v in interval_gaps(doc).items() if v],
+        "gaps": [(GAP_TEXT[k], v) for k, v in interval_gaps(report).items() if v],
     }
 
 
-def render(doc: Document) -> str:
-    """The whole report as one HTML page."""
-    ok = ok_methods(doc)
-    names = [m["method"] for m in ok]
-    table = _importance_table(doc, names)
+def render(report: Report) -> str:
+    """The whole report as one HTML page (the template reads the typed report as ``doc``)."""
+    ok = report.ok_methods()
+    names = [m.method for m in ok]
+    table = _importance_table(report, names)
     context = {
         "table": table,
-        "doc": doc,
-        "prov": doc["provenance"],
+        "doc": report,
+        "prov": report.provenance,
         "ok": ok,
-        "not_ok": [m for m in doc["methods"] if m["status"] != "ok"],
-        "agreement": _agreement(doc, names),
-        "spread": _rank_spread(doc, names),
-        "stability": _rank_stability(doc, [r["feature"] for r in table["rows"]]),
-        "bees": _beeswarm(doc),
+        "not_ok": [m for m in report.methods if m.status != "ok"],
+        "agreement": _agreement(report, names),
+        "spread": _rank_spread(report, names),
+        "stability": _rank_stability(report, [r["feature"] for r in table["rows"]]),
+        "bees": _beeswarm(report),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
     }

@@ -6,16 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from xai_cli.errors import UsageError
 from xai_cli.reports import csv as csv_report
 from xai_cli.reports import html as html_report
 from xai_cli.reports import json as json_report
 from xai_cli.reports import markdown as markdown_report
-from xai_cli.reports.document import Document
 from xai_cli.reports.files import write_files
 
-FORMATS: dict[str, dict[str, Callable[[Document], str]]] = {
+if TYPE_CHECKING:
+    from xai_cli.report import Report
+
+FORMATS: dict[str, dict[str, Callable[[Report], str]]] = {
     "json": {"report.json": json_report.render},
     "csv": {
         "importances.csv": csv_report.render_importances,
@@ -51,7 +54,7 @@ def atomic_write(path: Path, text: str, what: str = "the file") -> None:
 
 
 def write_reports(
-    doc: Document, out_dir: Path, formats: tuple[str, ...], shown: Path | None = None
+    report: Report, out_dir: Path, formats: tuple[str, ...], shown: Path | None = None
 ) -> list[Path]:
     """Render every requested format, then write the files all or nothing; returns their paths.
 
@@ -61,5 +64,5 @@ def write_reports(
     stays as it was. ``shown`` is the folder an error names (``xai run`` writes a job into a
     hidden partial folder and names the job's folder).
     """
-    rendered = {out_dir / name: fn(doc) for fmt in formats for name, fn in FORMATS[fmt].items()}
+    rendered = {out_dir / name: fn(report) for fmt in formats for name, fn in FORMATS[fmt].items()}
     return write_files(rendered, "the reports", shown)

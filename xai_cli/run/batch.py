@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from joblib import Parallel, delayed
 from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -42,10 +42,12 @@ from xai_cli.config.load import JobSpec, Plan
 from xai_cli.errors import OutputError, XaiError, describe
 from xai_cli.explanation import Explanation
 from xai_cli.load.models import file_sha256
-from xai_cli.reports.document import Document, ok_methods
 from xai_cli.reports.files import output_error, write_files
 from xai_cli.reports.writer import FORMATS, write_reports
 from xai_cli.run.estimate import describe_estimates
+
+if TYPE_CHECKING:
+    from xai_cli.report import Report
 
 FINGERPRINT_FILE = ".xai-job.json"
 """Written last into a job folder: the inputs it was made from and its summary."""
@@ -112,10 +114,12 @@ class JobWork:
         """Inputs beyond the job's own that its reports depend on."""
         return {}
 
-    def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> Payload | None:
-        """Called in the worker once the job is explained, before its folder is written; may add
-        to ``explanation.document``."""
-        return None
+    def finish(
+        self, job: JobSpec, explanation: Explanation, say: Notify
+    ) -> tuple[Report, Payload | None]:
+        """Called in the worker once the job is explained: the report to write into its folder
+        (``explanation.report``, or a copy with more in it) and the payload to return."""
+        return explanation.report, None
 
     def failed(self, job: JobSpec, exc: Exception) -> Payload | None:
         """The payload of a job that could not run (raised ``exc``)."""
@@ -175,21 +179,14 @@ def _stored(folder: Path, formats: tuple[str, ...]) -> dict[str, Any] | None:
     return stored if isinstance(stored, dict) else None
 
 
-def _summary(
-    job: JobSpec, doc: dict[str, Any], elapsed: float, files: tuple[str, ...]
-) -> JobOutcome:
-    """The summary figures of a finished job, read from its report document."""
-    methods = doc["methods"]
-    rated = [a for a in doc["agreement"] if a["spearman"] is not None]
-    pooled = [a for a in rated if a["class"] == "all"] or rated
-    lowest = min(pooled, key=lambda a: a["spearman"]) if pooled else None
-    first = next((m["method"] for m in methods if m["status"] == "ok"), None)
-    top = [
-        r["feature"]
-        for r in sorted(doc["importances"], key=lambda r: r["rank"])
-        if r["method"] == first and r["class"] == "all"
-    ][: doc["top_k"]]
-    ok = ok_methods(doc)
+def _summary(job: JobSpec, report: Report, elapsed: float, files: tuple[str, ...]) -> JobOutcome:
+    """The summary figures of a finished job, read from its report."""
+    methods = report.methods
+    rated = [a for a in report.agreement if a.spearman is not None]
+    pooled = [a for a in rated if a.output == "all"] or rated
+    lowest = min(pooled, key=lambda a: a.spearman or 0.0) if pooled else None
+    ok = report.ok_methods()
+    top = [r.feature for r in report.top_features(ok[0].method, report.top_k)] if ok else []
     return JobOutcome(
         name=job.name,
         status="ok" if ok else "error",
@@ -198,18 +195,18 @@ def _summary(
         folder=job.name,
         elapsed_s=round(elapsed, 3),
         error=None if ok else "no method produced a result",
-        methods_ok=tuple(m["method"] for m in methods if m["status"] == "ok"),
-        methods_failed=tuple(m["method"] for m in methods if m["status"] == "failed"),
-        methods_skipped=tuple(m["method"] for m in methods if m["status"] == "skipped"),
-        consensus=tuple(doc["consensus"]),
+        methods_ok=tuple(m.method for m in methods if m.status == "ok"),
+        methods_failed=tuple(m.method for m in methods if m.status == "failed"),
+        methods_skipped=tuple(m.method for m in methods if m.status == "skipped"),
+        consensus=report.consensus,
         top_features=tuple(top),
         lowest_agreement=(
-            {k: lowest[k] for k in ("method_a", "method_b", "class", "spearman", "topk_jaccard")}
+            lowest.model_dump(by_alias=True, exclude={"kendall"})
             if lowest
             else None
         ),
-        rows_used=doc["provenance"]["rows_used"],
-        task=doc["provenance"]["task"],
+        rows_used=report.provenance.rows_used,
+        task=report.provenance.task,
         files=files,
     )
 
@@ -275,9 +272,8 @@ def run_job(
                 (lambda found: say(job.name, describe_estimates(found))) if work.estimate else None
             ),
         )
-        payload = work.finish(job, explanation, say)
-        doc = explanation.document
-        outcome = _write_folder(job, doc, out_dir, formats, key, print_, payload, run_id, t0)
+        report, payload = work.finish(job, explanation, say)
+        outcome = _write_folder(job, report, out_dir, formats, key, print_, payload, run_id, t0)
     except Exception as exc:  # one job's failure must not stop the batch
         if not isinstance(exc, OutputError):  # a write failure leaves the earlier folder as it was
             shutil.rmtree(final, ignore_errors=True)
@@ -295,7 +291,7 @@ def run_job(
 
 def _write_folder(
     job: JobSpec,
-    doc: Document,
+    report: Report,
     out_dir: Path,
     formats: tuple[str, ...],
     key: str,
@@ -308,8 +304,8 @@ def _write_folder(
     final = out_dir / job.name
     partial = out_dir / f".{job.name}{PARTIAL_MARK}{uuid.uuid4().hex[:8]}"
     try:
-        paths = write_reports(doc, partial, formats, shown=final)
-        outcome = _summary(job, doc, time.perf_counter() - t0, tuple(p.name for p in paths))
+        paths = write_reports(report, partial, formats, shown=final)
+        outcome = _summary(job, report, time.perf_counter() - t0, tuple(p.name for p in paths))
         record = {"key": key, "fingerprint": print_, "outcome": outcome.to_dict(), "run_id": run_id}
         if payload is not None:
             record["payload"] = payload
