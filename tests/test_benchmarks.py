@@ -72,6 +72,7 @@ def test_estimate_benchmark_writes_its_table(
         cells = rows[variant]
         assert float(cells[1]) >= 0 and float(cells[2]) > 0 and float(cells[9]) > 0
     assert rows["none"][10] == "no estimate" and rows["none"][8] == "nan"
-    assert float(rows["default"][8]) > 0 and float(rows["pilots"][8]) > 0
+    for variant in ("default", "pilots"):  # an estimate was made (tiny quick runs round to 0.00)
+        assert rows[variant][8] != "nan" and float(rows[variant][8]) >= 0
     assert float(rows["default"][6]) >= 0 and float(rows["none"][6]) == 0  # own work, a number
     assert rows["default"][10] and rows["pilots"][10]  # how each was estimated

@@ -134,14 +134,14 @@ def test_config_time_limit_and_override(tmp_path: Path, wide: tuple[Path, Path])
         f"jobs:\n  - model: {model}\n    data: {{path: {data}, target: y}}\n"
     )
     config.write_text(body)
-    assert load_plan(config).jobs[0].request().time_limit == 7200.0
+    assert load_plan(config).jobs[0].request.time_limit == 7200.0
     plan = load_plan(config, Overrides(time_limit="none"))
-    assert plan.jobs[0].request().time_limit is None
+    assert plan.jobs[0].request.time_limit is None
     config.write_text(body.replace("2h", "soon"))
     with pytest.raises(Exception, match="time_limit"):
         load_plan(config)
     config.write_text(body.replace("execution: {time_limit: 2h}\n", ""))
-    assert load_plan(config).jobs[0].request().time_limit == DEFAULT_TIME_LIMIT
+    assert load_plan(config).jobs[0].request.time_limit == DEFAULT_TIME_LIMIT
 
 
 def test_permutation_estimate_leaves_out_the_bootstrap_it_will_not_run(
