@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help, as ruff and pip print it: no rich import for --help
 )
 app.command("explain")(_explain.explain_command)
 app.command("methods")(_methods.methods_command)
