@@ -284,3 +284,28 @@ def test_rank_stability_section_shows_the_documents_intervals(
     assert SCRIPT in section.inner_text()  # a hostile feature name is text here too
     assert "read from the model): sklearn.impurity" in section.inner_text()
     page.close()
+
+
+def test_very_wide_models_keep_per_row_values_of_the_top_features_only(tmp_path: Path) -> None:
+    """At 5,000 columns every feature's per-row values made a 277 MB report.json; the report keeps
+    the top :data:`LOCAL_MAX_FEATURES` (plus each output's leaders), and the plot is unchanged."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from xai_cli.report import LOCAL_MAX_FEATURES, LOCAL_TOP_PER_OUTPUT
+
+    rng = np.random.default_rng(3)
+    n_features = LOCAL_MAX_FEATURES + 80
+    frame = pd.DataFrame(rng.normal(size=(150, n_features)),
+                         columns=[f"f{i}" for i in range(n_features)])  # fmt: skip
+    target = (frame["f0"] + frame["f170"] > 0).astype(int)
+    model = RandomForestClassifier(n_estimators=20, random_state=0).fit(frame, target)
+    report = _explain(model, frame, target, tmp_path)
+    local = report.local
+    assert local is not None and len(report.features) == n_features
+    assert LOCAL_MAX_FEATURES <= len(local.features) <= LOCAL_MAX_FEATURES + LOCAL_TOP_PER_OUTPUT
+    assert {"f0", "f170"} <= set(local.features)  # the planted signal is kept
+    order = [report.features.index(f) for f in local.features]
+    assert order == sorted(order)  # model order, as the full list
+    assert len(local.values[0]) == len(local.features) == len(local.data[0])
+    page = html_report.render(report)
+    assert f"top {html_report.BEESWARM_FEATURES} of {n_features} features" in page

@@ -38,6 +38,10 @@ if TYPE_CHECKING:
     from xai_cli.results import ExplainResult, LocalAttribution
 
 LOCAL_SAMPLE_ROWS = 1000
+LOCAL_MAX_FEATURES = 100
+"""Per-row values are kept for at most this many features (the most important, plus each
+output's top :data:`LOCAL_TOP_PER_OUTPUT`): at 5,000 columns all of them made a 277 MB report."""
+LOCAL_TOP_PER_OUTPUT = 20
 """At most this many rows of per-row values go into the report."""
 POOLED = "all"
 """The ``class`` of the pooled ranking (all classes together, or the only output)."""
@@ -457,22 +461,42 @@ def _matrix(array: np.ndarray, digits: int = 6) -> tuple[Any, ...]:
     return tuple(_matrix(row, digits) for row in array)
 
 
+def _local_features(local: LocalAttribution) -> Any:
+    """Indices (in model order) of the features whose per-row values the report keeps: all of
+    them up to :data:`LOCAL_MAX_FEATURES`, else the top ones by mean |value| pooled over outputs,
+    plus each output's own top :data:`LOCAL_TOP_PER_OUTPUT` (so every plotted class keeps its
+    leaders)."""
+    import numpy as np
+
+    n_features = local.values.shape[1]
+    if n_features <= LOCAL_MAX_FEATURES:
+        return np.arange(n_features)
+    per_output = np.abs(local.values).mean(axis=0)  # features x outputs
+    pooled = per_output.sum(axis=1)
+    keep = set(np.argsort(-pooled, kind="stable")[:LOCAL_MAX_FEATURES].tolist())
+    for k in range(per_output.shape[1]):
+        keep.update(np.argsort(-per_output[:, k], kind="stable")[:LOCAL_TOP_PER_OUTPUT].tolist())
+    return np.array(sorted(keep))
+
+
 def _local_section(local: LocalAttribution, seed: int) -> LocalSection:
-    """The per-row values of at most :data:`LOCAL_SAMPLE_ROWS` rows, drawn with ``seed``."""
+    """The per-row values of at most :data:`LOCAL_SAMPLE_ROWS` rows, drawn with ``seed``, for
+    the features :func:`_local_features` keeps."""
     import numpy as np
 
     n = local.values.shape[0]
     rows = np.arange(n)
     if n > LOCAL_SAMPLE_ROWS:
         rows = np.sort(np.random.default_rng(seed).choice(n, LOCAL_SAMPLE_ROWS, replace=False))
+    cols = _local_features(local)
     return LocalSection(
         method=local.method,
         unit=local.unit,
-        features=local.features,
+        features=tuple(local.features[i] for i in cols),
         outputs=local.outputs,
         rows_total=int(n),
         rows=int(len(rows)),
-        values=_matrix(local.values[rows]),
+        values=_matrix(local.values[rows][:, cols]),
         base_values=_matrix(local.base_values[rows]),
-        data=_matrix(local.data[rows]),
+        data=_matrix(local.data[rows][:, cols]),
     )

@@ -225,11 +225,12 @@ def _beeswarm(report: Report) -> dict[str, Any] | None:
     feats, outputs, out = local.features, local.outputs, 0
     cols = [[row[i][out] for row in local.values] for i in range(len(feats))]
     shown_output = outputs[out] if len(outputs) > 1 else "all"
-    imp: dict[str, float] = {
+    ranks = {
         r.feature: r.rank
         for r in report.importances
         if r.method == local.method and r.output == shown_output
     }
+    imp: dict[str, float] = {f: ranks[f] for f in feats if f in ranks}
     if len(imp) != len(feats):  # no matching table: order by mean |value| of the shown output
         means = [sum(abs(v) for v in c if v is not None) / max(1, len(c)) for c in cols]
         imp = {f: -means[i] for i, f in enumerate(feats)}
@@ -289,7 +290,7 @@ def _beeswarm(report: Report) -> dict[str, Any] | None:
         "rows_total": local.rows_total,
         "method": local.method,
         "shown": len(chosen),
-        "total": len(feats),
+        "total": len(report.features),
     }
 
 
