@@ -22,15 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xai_cli.errors import DataError, UsageError
+from xai_cli.errors import DataError
 from xai_cli.explanation import Explanation
-from xai_cli.request import ExplainRequest
+from xai_cli.request import DEFAULT_MAX_ROWS, ExplainRequest
 
 TARGET_COLUMN = "target"
 """The target's column name when ``y`` is given as an unnamed array."""
 
-DEFAULT_SAMPLE_ROWS = 10_000
-"""Rows explained by default (a seeded sample, stratified for classifiers), as in the CLI."""
 
 
 def _methods(methods: str | Sequence[str]) -> tuple[str, ...]:
@@ -103,7 +101,7 @@ def explain(
     y: Any = None,
     *,
     methods: str | Sequence[str] = "auto",
-    max_rows: int | None = DEFAULT_SAMPLE_ROWS,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
     seed: int = 0,
     top_k: int = 5,
     drop: Sequence[str] = (),
@@ -122,17 +120,15 @@ def explain(
     ``{"permutation": {"n_repeats": 10}}``. Raises :class:`xai_cli.errors.XaiError` on bad input;
     a method that fails is recorded in the result, never lost with the others.
     """
-    from xai_cli.load.data import sample_rows, split_features
     from xai_cli.load.models import LoadedModel
+    from xai_cli.load.rows import rows_from_frame
     from xai_cli.model.adapter import adapt
     from xai_cli.run.engine import prepare_loaded, run_prepared
 
-    if max_rows is not None and max_rows < 1:
-        raise UsageError("max_rows must be at least 1 (or None for every row)")
     adapter = adapt(model)
     frame, target = _with_target(_as_frame(X, feature_names, adapter), y)
     model_label = f"<{type(model).__name__} object>"
-    request = ExplainRequest(
+    request = ExplainRequest(  # checks every option and parameter before any work
         model_path=model_label,
         data_path=f"<{type(X).__name__} of {len(frame)} rows>",
         target=target,
@@ -141,21 +137,10 @@ def explain(
         seed=seed,
         top_k=top_k,
         drop=tuple(drop),
-        params={k: dict(v) for k, v in (params or {}).items()},
+        params=dict(params or {}),
         n_jobs=n_jobs,
     )
-    X_model, y_raw = split_features(
-        frame, adapter.feature_names, target=target, drop=request.drop,
-        by_position=not adapter.feature_names_known,
-    )  # fmt: skip
-    notes = list(adapter.notes)
-    if y_raw is not None and y_raw.isna().any():
-        keep = y_raw.notna().to_numpy()
-        notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
-        X_model, y_raw = X_model[keep], y_raw[keep]
-    X_model, y_raw = sample_rows(
-        X_model, y_raw, max_rows, seed=seed, stratify=adapter.is_classifier
-    )
+    X_model, y_raw, notes = rows_from_frame(frame, adapter, request)
     loaded = LoadedModel(
         obj=model, path=Path(model_label), format="object", sha256=_model_sha256(model),
         trusted=False,
@@ -173,7 +158,7 @@ def explain_files(
     *,
     target: str | None = None,
     methods: str | Sequence[str] = "auto",
-    max_rows: int | None = DEFAULT_SAMPLE_ROWS,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
     seed: int = 0,
     top_k: int = 5,
     drop: Sequence[str] = (),
@@ -194,7 +179,7 @@ def explain_files(
         top_k=top_k,
         trust_model=trust_model,
         drop=tuple(drop),
-        params={k: dict(v) for k, v in (params or {}).items()},
+        params=dict(params or {}),
         n_jobs=n_jobs,
     )
     return explain_request(request, progress)

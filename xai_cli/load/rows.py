@@ -124,8 +124,18 @@ def load_rows(
     if request.max_rows is not None and reads_in_chunks(request.data_path, request.max_rows):
         return _chunked_sample(request, adapter)
     data = load_data(request.data_path)
+    X, y, notes = rows_from_frame(data.frame, adapter, request)
+    return X, y, data.path, data.sha256, len(data.frame), notes
+
+
+def rows_from_frame(
+    frame: pd.DataFrame, adapter: ModelAdapter, request: ExplainRequest
+) -> tuple[pd.DataFrame, pd.Series | None, list[str]]:
+    """The rows a run explains from a frame in memory (a file read whole, or the Python API's
+    ``X``): the model's features and the target, rows with a missing target left out, a seeded
+    sample (stratified for classifiers) of ``max_rows``, and notes on what was done."""
     X, y = split_features(
-        data.frame,
+        frame,
         adapter.feature_names,
         target=request.target,
         drop=request.drop,
@@ -137,7 +147,7 @@ def load_rows(
         notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
         X, y = X[keep], y[keep]
     X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
-    return X, y, data.path, data.sha256, len(data.frame), notes
+    return X, y, notes
 
 
 def _chunked_sample(

@@ -218,8 +218,6 @@ def prepare_loaded(
 ) -> Prepared:
     """The part of :func:`prepare` after loading, shared with the object API (:mod:`xai_cli.api`):
     encode the target, check the values, choose the methods."""
-    if request.top_k < 1:
-        raise MethodError("top_k must be at least 1")
     notes = list(notes)
     encoded = None
     if y is not None:
