@@ -44,6 +44,8 @@ class SklearnImpurity:
             return unsupported(
                 f"needs a scikit-learn tree or forest, this is {adapter.model_class}"
             )
+        if not hasattr(adapter.native, "feature_importances_"):
+            return unsupported(f"{adapter.model_class} has no feature_importances_")
         return SUPPORTED
 
     def explain(self, ctx: ExplainContext) -> ImportanceTable:

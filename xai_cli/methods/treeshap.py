@@ -90,10 +90,26 @@ def _catboost(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
     return _split_bias(out, len(ctx.X), len(a.feature_names))
 
 
+def shap_cannot(adapter: ModelAdapter) -> str | None:
+    """Why shap's TreeExplainer (the fallback for scikit-learn trees) cannot explain the model
+    exactly, or ``None`` when it can."""
+    if adapter.model_class == "GradientBoostingClassifier" and adapter.task == "multiclass":
+        return "shap's TreeExplainer does not support multiclass GradientBoostingClassifier"
+    if adapter.model_class.startswith("HistGradientBoosting") and adapter.categorical_features:
+        return (
+            "shap's TreeExplainer ignores HistGradientBoosting's categorical splits and the "
+            "column order of its categorical preprocessor"
+        )
+    return None
+
+
 def _sklearn(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray]:
     import shap
 
     a = ctx.adapter
+    reason = shap_cannot(a)
+    if reason:
+        raise UnsupportedForest(reason)
     explainer = shap.TreeExplainer(a.native)
     values = np.asarray(explainer.shap_values(a.prepare(ctx.X), check_additivity=False))
     base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
@@ -138,8 +154,6 @@ class TreeShap:
     def supports(self, adapter: ModelAdapter) -> Support:
         if adapter.family not in COMPUTE:
             return unsupported(f"needs a tree model, this is {adapter.model_class}")
-        if adapter.model_class == "GradientBoostingClassifier" and adapter.task == "multiclass":
-            return unsupported("shap's TreeExplainer does not support multiclass GradientBoosting")
         if adapter.family == "xgboost":
             config = json.loads(adapter.native.save_config())["learner"]
             strategy = config.get("learner_train_param", {}).get("multi_strategy", "")
@@ -177,6 +191,8 @@ class TreeShap:
             try:
                 fast = fast_path_dependent(ctx, params.n_jobs)
             except UnsupportedForest as exc:
+                if a.family == "sklearn_tree" and shap_cannot(a):
+                    raise UnsupportedForest(f"{exc}; and {shap_cannot(a)}") from exc
                 notes = (
                     f"fast path not used: {exc}; computed by {LIBRARY[a.family]}'s own TreeSHAP",
                 )

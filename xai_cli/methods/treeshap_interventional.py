@@ -35,7 +35,7 @@ from xai_cli.methods.base import (
 )
 from xai_cli.methods.params import MethodParams
 from xai_cli.methods.tables import tableshap
-from xai_cli.methods.treeshap import FAST_LIBRARY, N_JOBS_DESCRIPTION, TreeShap
+from xai_cli.methods.treeshap import FAST_LIBRARY, N_JOBS_DESCRIPTION, TreeShap, shap_cannot
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import UnsupportedForest
 from xai_cli.results import LocalAttribution
@@ -85,6 +85,8 @@ def _shap(
     """shap's interventional TreeExplainer, brought to (rows x features x outputs)."""
     import shap
 
+    if adapter.family == "sklearn_tree" and shap_cannot(adapter):
+        raise UnsupportedForest(str(shap_cannot(adapter)))
     frame_bg, frame_x = adapter.typed_frame(background), adapter.typed_frame(X)
     if adapter.family in ("sklearn_tree", "sklearn") and not adapter.feature_names_known:
         frame_bg, frame_x = frame_bg.to_numpy(float), frame_x.to_numpy(float)
@@ -166,6 +168,8 @@ class InterventionalTreeShap:
                 library = FAST_LIBRARY
                 notes.append("computed by xai's table TreeSHAP (exact interventional, numba)")
             except UnsupportedForest as exc:
+                if a.family == "sklearn_tree" and shap_cannot(a):
+                    raise UnsupportedForest(f"{exc}; and {shap_cannot(a)}") from exc
                 values = _shap(a, ctx.X, background, "raw")
                 notes.append(f"fast path not used: {exc}; computed by shap's TreeExplainer")
         base = _model_output(a, background, output).mean(axis=0)

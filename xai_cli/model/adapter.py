@@ -34,8 +34,16 @@ SKLEARN_TREE_CLASSES = frozenset(
         "ExtraTreesRegressor",
         "GradientBoostingClassifier",
         "GradientBoostingRegressor",
+        "HistGradientBoostingClassifier",
+        "HistGradientBoostingRegressor",
+        "IsolationForest",
     }
 )
+"""scikit-learn models xai's TreeSHAP kernels parse (:mod:`xai_cli.model.parsers`)."""
+
+HGB_CLASSES = frozenset({"HistGradientBoostingClassifier", "HistGradientBoostingRegressor"})
+LOG_LINK_LOSSES = frozenset({"poisson", "gamma"})
+"""HistGradientBoostingRegressor losses whose raw score is the log of the prediction."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,12 @@ class ModelAdapter:
     @property
     def raw_space(self) -> str:
         """The space the raw output is in, used in SHAP units (``mean_abs_shap:<space>``)."""
-        if self.model_class == "GradientBoostingClassifier":
+        if self.model_class in ("GradientBoostingClassifier", "HistGradientBoostingClassifier"):
             return "log_odds" if self.task == "binary" else "raw_class_score"
+        if self.model_class == "IsolationForest":
+            return "path_length"
+        if self.model_class == "HistGradientBoostingRegressor":
+            return "log_value" if self.objective in LOG_LINK_LOSSES else "value"
         if self.family in ("sklearn_tree", "sklearn"):
             return "probability" if self.is_classifier else "value"
         if self.task == "binary":
@@ -104,6 +116,8 @@ class ModelAdapter:
         for name in self.feature_names:
             col = X[name]
             if name in self.categorical_features:
+                if self.model_class in HGB_CLASSES:
+                    continue  # the model's own OrdinalEncoder encodes it: pass it as it is
                 if self.family == "catboost":
                     X[name] = col.astype(object).where(col.notna(), CATBOOST_MISSING_CATEGORY)
                     X[name] = X[name].astype(str)
@@ -133,7 +147,7 @@ class ModelAdapter:
 
             return Pool(X, cat_features=list(self.categorical_features) or None)
         if self.family in ("sklearn_tree", "sklearn") and not self.feature_names_known:
-            return X.to_numpy(dtype=float)
+            return X.to_numpy() if self.categorical_features else X.to_numpy(dtype=float)
         return X
 
     # ----- predictions ------------------------------------------------------------------------
@@ -148,8 +162,13 @@ class ModelAdapter:
             out = self.native.predict(data, raw_score=True, num_iteration=self.n_iterations)
         elif self.family == "catboost":
             out = self.native.predict(data, prediction_type="RawFormulaVal")
-        elif self.model_class == "GradientBoostingClassifier":
+        elif self.model_class in ("GradientBoostingClassifier", "HistGradientBoostingClassifier"):
             out = self.native.decision_function(data)  # what its trees (and TreeSHAP) add up to
+        elif self.model_class == "IsolationForest":
+            out = isolation_path_length(self.native, self.native.score_samples(data))
+        elif self.model_class == "HistGradientBoostingRegressor":
+            out = self.native.predict(data)
+            out = np.log(out) if self.objective in LOG_LINK_LOSSES else out
         elif self.is_classifier:
             out = self.native.predict_proba(data)
             out = out[:, 1] if self.task == "binary" else out
@@ -158,7 +177,10 @@ class ModelAdapter:
         return np.asarray(out, dtype=float).reshape(len(X), -1)
 
     def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
-        """What a metric scores: class probabilities (rows, classes) or regression values."""
+        """What a metric scores: class probabilities (rows, classes) or regression values
+        (an IsolationForest's mean path length, what its attributions explain)."""
+        if self.model_class == "IsolationForest":
+            return self.predict_raw(X)[:, 0]
         if self.family in ("sklearn_tree", "sklearn"):
             data = self.prepare(X)
             return np.asarray(
@@ -188,6 +210,27 @@ class ModelAdapter:
             self.native.predict(self.prepare(X), iteration_range=(0, self.n_iterations or 0)),
             dtype=float,
         )
+
+
+def average_path_length(n_samples: np.ndarray) -> np.ndarray:
+    """c(n): the average path length of an unsuccessful search in a binary search tree of ``n``
+    points (Liu et al. 2008), which IsolationForest adds at each leaf for the points it did not
+    isolate: 0 for n <= 1, 1 for n == 2, else 2 H(n-1) - 2 (n-1) / n with H(i) ~ ln i + gamma."""
+    n = np.asarray(n_samples, dtype=np.float64)
+    out = np.zeros_like(n)
+    two = n == 2
+    big = n > 2
+    out[two] = 1.0
+    m = n[big]
+    out[big] = 2.0 * (np.log(m - 1.0) + np.euler_gamma) - 2.0 * (m - 1.0) / m
+    return out
+
+
+def isolation_path_length(model: Any, scores: np.ndarray) -> np.ndarray:
+    """An IsolationForest's mean path length E[h(x)] from its ``score_samples``
+    (``-2 ** (-E[h(x)] / c(max_samples_))``, inverted)."""
+    c = float(average_path_length(np.array([model.max_samples_]))[0])
+    return -np.log2(-np.asarray(scores, dtype=np.float64)) * c
 
 
 # ----- recognition ------------------------------------------------------------------------------
@@ -336,6 +379,19 @@ def _sklearn(model: Any) -> ModelAdapter:
             "columns (model-agnostic methods only); explaining through its preprocessing is not "
             "supported yet"
         )
+    categorical: tuple[str, ...] = ()
+    objective = ""
+    if name in HGB_CLASSES:
+        mask = getattr(model, "is_categorical_", None)
+        if mask is not None:
+            categorical = tuple(n for n, c in zip(feature_names, mask, strict=True) if c)
+        objective = str(getattr(model, "loss", ""))
+    if name == "IsolationForest":
+        notes.append(
+            "IsolationForest: explained as a regression on its mean path length E[h(x)] "
+            "(shap's definition); score_samples = -2**(-E[h(x)] / c(max_samples_)) and "
+            "decision_function = score_samples - offset_, so a shorter path is more anomalous"
+        )
     if is_classifier(model):
         n_classes = len(model.classes_)
         task: Task = "binary" if n_classes == 2 else "multiclass"
@@ -349,8 +405,9 @@ def _sklearn(model: Any) -> ModelAdapter:
         native=model,
         model_class=name,
         feature_names=feature_names,
-        categorical_features=(),
+        categorical_features=categorical,
         class_labels=labels,
+        objective=objective,
         feature_names_known=names is not None,
         notes=tuple(notes),
     )

@@ -265,27 +265,43 @@ def _sklearn_tree(tree: Any, values: np.ndarray) -> TreeNodes:
 
 
 def parse_sklearn(adapter: ModelAdapter) -> ParsedModel:
-    """Decision trees, random forests, extra trees and gradient boosting (binary/regression).
-    Classifier leaves are class probabilities; forests average their trees."""
+    """Decision trees, random forests, extra trees and gradient boosting (binary, multiclass,
+    regression); HistGradientBoosting and IsolationForest in :mod:`xai_cli.model.sklearn_parsers`.
+    Forest classifier leaves are class probabilities and forests average their trees; gradient
+    boosting's ``estimators_[i, k]`` adds ``learning_rate`` x its leaf to class ``k``'s score."""
+    if adapter.model_class in SKLEARN_SPECIAL:
+        from xai_cli.model import sklearn_parsers
+
+        return getattr(sklearn_parsers, SKLEARN_SPECIAL[adapter.model_class])(adapter)
     model = adapter.native
-    estimators = list(np.ravel(model.estimators_)) if hasattr(model, "estimators_") else [model]
     boosting = adapter.model_class.startswith("GradientBoosting")
+    stages = np.asarray(model.estimators_, dtype=object) if boosting else None
+    estimators = list(np.ravel(model.estimators_)) if hasattr(model, "estimators_") else [model]
     scale = model.learning_rate if boosting else 1.0 / len(estimators)
     outputs = adapter.outputs
     trees = []
-    for est in estimators:
+    for i, est in enumerate(estimators):
         tree = est.tree_
         raw = np.asarray(tree.value, dtype=np.float64)
         if adapter.is_classifier and not boosting:
             raw = raw / raw.sum(axis=2, keepdims=True)  # counts or fractions -> probabilities
-            columns = [1] if adapter.task == "binary" else list(range(len(outputs)))
+            n_out = len(outputs)
+            columns = [(1, 0)] if adapter.task == "binary" else [(k, k) for k in range(n_out)]
         else:
-            columns = [0]
-        for output, column in enumerate(columns):
+            # boosting: estimators_ is (stages, classes), raveled row by row
+            columns = [(0, i % stages.shape[1] if stages is not None else 0)]
+        for column, output in columns:
             trees.append((_sklearn_tree(tree, raw[:, 0, column] * scale), 0, output))
     forest = build_forest(trees, len(adapter.feature_names), max(1, len(outputs)))
     return ParsedModel(forest, lambda X: _matrix(adapter, X, {}, f32=True))
 
+
+SKLEARN_SPECIAL = {
+    "HistGradientBoostingClassifier": "parse_hist_gradient_boosting",
+    "HistGradientBoostingRegressor": "parse_hist_gradient_boosting",
+    "IsolationForest": "parse_isolation_forest",
+}
+"""scikit-learn classes whose parser lives in :mod:`xai_cli.model.sklearn_parsers`."""
 
 PARSERS: dict[str, Callable[[ModelAdapter], ParsedModel]] = {
     "xgboost": parse_xgboost,
