@@ -126,6 +126,13 @@ COMPUTE = {
     "catboost": _catboost,
     "sklearn_tree": _sklearn,
 }
+MODEL_LIBRARY = {
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "catboost": "catboost",
+    "sklearn_tree": "scikit-learn",
+}
+"""Whose predictions the parsed trees are checked against."""
 LIBRARY = {
     "xgboost": "xgboost",
     "lightgbm": "lightgbm",
@@ -201,7 +208,7 @@ class TreeShap:
             library = FAST_LIBRARY
             notes = (
                 "computed by xai's table TreeSHAP (exact path-dependent, numba); the parsed trees "
-                f"reproduced {LIBRARY[a.family]}'s raw predictions before use",
+                f"reproduced {MODEL_LIBRARY[a.family]}'s raw predictions before use",
             )
         else:
             values, base = COMPUTE[a.family](ctx)
