@@ -466,10 +466,11 @@ def test_planted_signal_ranks_first_in_every_auto_method(
     assert "x0" in result.comparison.consensus
 
 
-def test_multiclass_gradient_boosting_loads_and_says_why_treeshap_does_not_apply(
+def test_multiclass_gradient_boosting_loads_and_gets_treeshap_from_xai_kernels(
     tmp_path: Path,
 ) -> None:
-    """Its pickle holds a Cython loss object (allowed); shap cannot explain it, and says so."""
+    """Its pickle holds a Cython loss object (allowed); shap cannot explain it, xai's own kernels
+    do (values checked against shap per class in test_treeshap_sklearn_models.py)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
     X, _ = make_data("binary")
@@ -478,6 +479,7 @@ def test_multiclass_gradient_boosting_loads_and_says_why_treeshap_does_not_apply
     joblib.dump(GradientBoostingClassifier(n_estimators=3, max_depth=2).fit(X, y), model_path)
     result = run_xai(model_path, write_csv(tmp_path, X, pd.Series(y)), ("auto",))
     outcomes = {o.method: o for o in result.outcomes}
-    assert outcomes["treeshap"].status == "skipped"
-    assert "multiclass GradientBoosting" in (outcomes["treeshap"].reason or "")
+    assert outcomes["treeshap"].status == "ok", outcomes["treeshap"].reason
+    assert outcomes["treeshap"].local is not None
+    assert outcomes["treeshap"].local.library == "numba"
     assert outcomes["sklearn.impurity"].status == "ok"
