@@ -267,8 +267,14 @@ def checked_model(ctx: ExplainContext) -> tuple[CompiledModel, np.ndarray]:
     compiled = ctx.cache.get("tableshap.compile", (a,), lambda: compile_model(a))
 
     def check() -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
         head = rows.iloc[:CHECK_ROWS]
-        return model_offset(compiled, encode(compiled, head), a.predict_raw(head))
+        # a few hundred rows: one OpenMP thread (scikit-learn's HistGradientBoosting predicts
+        # 20x slower on contended cores when each of its trees wakes a thread team)
+        with threadpool_limits(1, user_api="openmp"):
+            raw = a.predict_raw(head)
+        return model_offset(compiled, encode(compiled, head), raw)
 
     return compiled, ctx.cache.get("tableshap.check", (a, rows), check)
 
