@@ -388,8 +388,8 @@ def _sklearn(model: Any) -> ModelAdapter:
         objective = str(getattr(model, "loss", ""))
     if name == "IsolationForest":
         notes.append(
-            "IsolationForest: explained as a regression on its mean path length E[h(x)] "
-            "(shap's definition); score_samples = -2**(-E[h(x)] / c(max_samples_)) and "
+            "IsolationForest: explained as a regression on its mean path length E(h(x)) "
+            "(shap's definition); score_samples = -2**(-E(h(x)) / c(max_samples_)) and "
             "decision_function = score_samples - offset_, so a shorter path is more anomalous"
         )
     if is_classifier(model):
