@@ -5,7 +5,9 @@
   seen in training: ``treeshap.interventional`` equals interventional Shapley values enumerated by
   brute force over every feature subset, each coalition evaluated by **the model's own**
   ``decision_function``/``predict`` (so sklearn's routing, not xai's parse, is the reference), for
-  regression, binary and multiclass; path-dependent ``treeshap`` adds up to the model's raw output.
+  regression, binary and multiclass; path-dependent ``treeshap`` equals path-dependent Shapley
+  values enumerated over the predictor's node records (each node's direction decided by
+  scikit-learn's own predictor) and adds up to the model's raw output.
 * Without categorical features, both equal shap's ``TreeExplainer`` (shap ignores HGB's
   categorical splits, so that is where it is a reference).
 * Multiclass GradientBoosting (which shap refuses) equals shap's TreeExplainer run per class on a
@@ -151,6 +153,68 @@ def brute_force_interventional(
     return np.asarray(out)
 
 
+def hgb_brute_force_path_dependent(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """Path-dependent Shapley values (rows, features, outputs) of a HistGradientBoosting model by
+    enumerating every subset S over its predictor node records: a split on a feature in S follows
+    the row, any other split averages its children by training count (``count``). Each node's
+    direction for each row comes from **scikit-learn's own predictor** run on a one-split tree made
+    of that node; the encoder's column order is found by shuffling one input column at a time."""
+    from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
+
+    def encode(frame: pd.DataFrame) -> np.ndarray:
+        pre = model._preprocessor
+        return pre.transform(frame) if pre is not None else frame.to_numpy(dtype=float)
+
+    encoded = encode(X)
+    column = [-1] * X.shape[1]  # encoded column -> input column: the one whose shuffle moves it
+    for c, name in enumerate(X.columns):
+        moved = encode(X.assign(**{name: X[name].to_numpy()[::-1]}))
+        same = (moved == encoded) | (np.isnan(moved) & np.isnan(encoded))
+        for j in np.flatnonzero(~same.all(axis=0)):
+            column[j] = c
+    assert sorted(column) == list(range(X.shape[1]))
+    known, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
+    d, k_out = X.shape[1], model.n_trees_per_iteration_
+    subsets = [frozenset(s) for r in range(d + 1) for s in itertools.combinations(range(d), r)]
+    v = np.zeros((len(X), len(subsets), k_out))
+    for iteration in model._predictors:
+        for k, predictor in enumerate(iteration):
+            nodes = predictor.nodes
+            left_of = {}
+            for n in np.flatnonzero(~nodes["is_leaf"].astype(bool)):
+                stump = np.zeros(3, dtype=nodes.dtype)
+                stump[0] = nodes[n]
+                stump[0]["left"], stump[0]["right"] = 1, 2
+                stump[1]["is_leaf"] = stump[2]["is_leaf"] = 1
+                stump[1]["value"], stump[2]["value"] = 0.0, 1.0
+                one = TreePredictor(stump, predictor.binned_left_cat_bitsets,
+                                    predictor.raw_left_cat_bitsets)
+                left_of[n] = one.predict(encoded, known, f_idx_map, 1) == 0.0
+
+            def value(n: int, i: int, s: frozenset[int], nodes: Any = nodes, left_of: Any = left_of
+                      ) -> float:
+                node = nodes[n]
+                if node["is_leaf"]:
+                    return float(node["value"])
+                left, right = int(node["left"]), int(node["right"])
+                if column[int(node["feature_idx"])] in s:
+                    return value(left if left_of[n][i] else right, i, s)
+                w = nodes["count"][[left, right]] / node["count"]
+                return w[0] * value(left, i, s) + w[1] * value(right, i, s)
+
+            for i in range(len(X)):
+                for t, s in enumerate(subsets):
+                    v[i, t, k] += value(0, i, s)
+    phi = np.zeros((len(X), d, k_out))
+    index = {s: t for t, s in enumerate(subsets)}
+    for j in range(d):
+        for s in subsets:
+            if j not in s:
+                w = math.factorial(len(s)) * math.factorial(d - len(s) - 1) / math.factorial(d)
+                phi[:, j] += w * (v[:, index[s | {j}]] - v[:, index[s]])
+    return phi
+
+
 def gap(values: np.ndarray, reference: np.ndarray) -> float:
     """Largest absolute difference, after bringing both to (rows, features, outputs)."""
     reference = np.asarray(reference, dtype=float)
@@ -191,6 +255,9 @@ def test_hgb_categorical_missing_equals_brute_force_interventional(
 ) -> None:
     model = hgb_models[task]
     assert adapt(model).categorical_features == ("c",)
+    splits = np.concatenate([p.nodes[p.nodes["is_leaf"] == 0] for it in model._predictors
+                             for p in it])
+    assert splits["is_categorical"].any() and not splits["is_categorical"].all()
     background = data.iloc[:12]
     local = interventional(model, explained, background)
     reference = brute_force_interventional(lambda h: own_raw(model, h), explained, background)
@@ -203,13 +270,18 @@ def test_hgb_categorical_missing_equals_brute_force_interventional(
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_hgb_path_dependent_adds_up_to_the_model(
+def test_hgb_path_dependent_equals_brute_force_and_adds_up(
     task: str, hgb_models: dict[str, Any], explained: pd.DataFrame
 ) -> None:
     model = hgb_models[task]
     local = treeshap(model, explained)
     raw = own_raw(model, explained)
     assert np.abs(local.values.sum(axis=1) + local.base_values - raw).max() <= TOLERANCE
+    reference = hgb_brute_force_path_dependent(model, explained)
+    assert gap(local.values, reference) <= TOLERANCE
+    corrupted = local.values.copy()
+    corrupted[1, 0, -1] += 1e-6
+    assert gap(corrupted, reference) > TOLERANCE
     expected = "log_odds" if task == "binary" else "raw_class_score"
     assert local.unit == f"mean_abs_shap:{'value' if task == 'regression' else expected}"
 
