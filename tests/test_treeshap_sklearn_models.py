@@ -313,6 +313,21 @@ def test_a_corrupted_hgb_parse_is_refused(hgb_models: dict[str, Any], data: pd.D
         tableshap.model_offset(compiled, matrix, raw)
 
 
+def test_hgb_categories_never_fall_back_to_shap(
+    hgb_models: dict[str, Any], explained: pd.DataFrame
+) -> None:
+    """shap's TreeExplainer would ignore the categorical splits: asked for it, xai refuses in one
+    line naming why, for both kinds of TreeSHAP."""
+    adapter = adapt(hgb_models["binary"])
+    ctx = ExplainContext(adapter=adapter, X=explained, y=None, seed=0, params={"engine": "native"})
+    with pytest.raises(UnsupportedForest, match="ignores HistGradientBoosting's categorical"):
+        TreeShap().explain(ctx)
+    ctx = ExplainContext(adapter=adapter, X=explained, y=None, seed=0,
+                         params={"output": "probability"})
+    with pytest.raises(UnsupportedForest, match="ignores HistGradientBoosting's categorical"):
+        InterventionalTreeShap().explain(ctx)
+
+
 def test_hgb_with_categories_loads_and_explains_from_csv(
     hgb_models: dict[str, Any], data: pd.DataFrame, tmp_path: Path, xai: Any
 ) -> None:
