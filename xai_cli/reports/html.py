@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import markupsafe
 
 from xai_cli.reports.jinja import ENV
+from xai_cli.reports.rows_html import metrics_view, rows_view
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
 
 if TYPE_CHECKING:
@@ -368,5 +369,7 @@ def render(report: Report) -> str:
         "bees": _beeswarm(report),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
+        "rows_view": rows_view(report),
+        "metrics_view": metrics_view(report),
     }
     return ENV.get_template("report.html.j2").render(**context)
