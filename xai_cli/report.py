@@ -278,6 +278,11 @@ class Report(_Entry):
         data = handler(self)
         if self.audit is None:  # only `xai audit` reports carry the key
             data.pop("audit", None)
+        for key in ("metrics", "rows"):  # present only when there is something to say
+            if getattr(self, key) is None:
+                data.pop(key, None)
+        if not self.categories:
+            data.pop("categories", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
