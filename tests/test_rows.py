@@ -223,3 +223,28 @@ def test_categories_and_rows_in_the_browser(
     assert page.locator("#metrics-table").count() == 1
     assert page.locator("i", has_text="sales").count() == 0  # the <i> label stayed text
     page.close()
+
+
+def test_row_strings_are_escaped_in_every_format(applicants: dict[str, Any]) -> None:
+    from xai_cli.reports import csv as csv_report
+    from xai_cli.reports import html as html_report
+    from xai_cli.reports import markdown as markdown_report
+
+    frame = applicants["frame"]
+    report = xai.explain(
+        applicants["model"], frame.drop(columns="income"), frame.income, methods="treeshap",
+        rows=["A0003"], id_column="applicant_id", max_rows=20,
+    ).report  # fmt: skip
+    assert report.rows is not None
+    hostile = "<script>alert(1)</script>"
+    row = report.rows.rows[0].model_copy(
+        update={"id": "=cmd()", "values": tuple(hostile for _ in report.rows.features)}
+    )
+    doc = report.model_copy(
+        update={"rows": report.rows.model_copy(update={"rows": (row,), "selection": hostile})}
+    )
+    page = html_report.render(doc)
+    assert hostile not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert hostile not in markdown_report.render(doc)
+    local = csv_report.render_local(doc)
+    assert local is not None and "\n'=cmd()," in local  # a formula cell stays text
