@@ -248,3 +248,17 @@ def test_row_strings_are_escaped_in_every_format(applicants: dict[str, Any]) -> 
     assert hostile not in markdown_report.render(doc)
     local = csv_report.render_local(doc)
     assert local is not None and "\n'=cmd()," in local  # a formula cell stays text
+
+
+def test_a_chosen_row_without_a_target_is_refused(applicants: dict[str, Any]) -> None:
+    from xai_cli.load.select import RowSelectionError
+
+    frame = applicants["frame"]
+    y = frame.income.where(frame.index != 5)  # row A0005 has no label
+    X = frame.drop(columns="income")
+    with pytest.raises(RowSelectionError, match="no value in the target"):
+        xai.explain(applicants["model"], X, y, methods="treeshap", rows=["A0005"],
+                    id_column="applicant_id")  # fmt: skip
+    other = xai.explain(applicants["model"], X, y, methods="treeshap", rows=["A0006"],
+                        id_column="applicant_id", max_rows=10)  # fmt: skip
+    assert other.report.rows is not None and other.report.rows.rows[0].id == "A0006"

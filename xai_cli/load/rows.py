@@ -191,15 +191,22 @@ def select_from_frame(
     if y is not None and y.isna().any():
         keep = y.notna().to_numpy()
         missing = [int(p) for p in picked if not keep[p]]
-        if missing and request.rows and any(p in _asked(request, ids) for p in missing):
+        asked = [p for p in missing if p in _asked(request, ids)]
+        if asked:
             raise RowSelectionError(
                 f"a chosen row has no value in the target column '{request.target}'",
-                cause="row " + (ids.iloc[missing[0]] if ids is not None else str(missing[0])),
+                cause="row " + (ids.iloc[asked[0]] if ids is not None else str(asked[0])),
                 hint="choose rows with a target, or leave out --target",
             )
         if missing:
-            select_notes.append(f"{len(missing)} rows --where matched have no target; left out")
             picked = np.array([p for p in picked if keep[p]], dtype=int)
+            if not len(picked):
+                raise RowSelectionError(
+                    f"--where matched only rows without a target: {request.where}",
+                    hint="rows with a missing target are left out; leave out --target to "
+                    "explain them",
+                )
+            select_notes.append(f"{len(missing)} rows --where matched have no target; left out")
         notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
         positions = positions[keep]
     sampled = sample_index(
