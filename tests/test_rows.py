@@ -124,6 +124,7 @@ def test_cli_rows_by_id_and_query(xai: Any, applicants: dict[str, Any], tmp_path
         (["--where", "age >"], "error[rows]: invalid --where expression"),
         (["--where", "age > 1000"], "error[rows]: --where matched no rows"),
         (["--where", "@pd.io"], "error[rows]: invalid --where expression"),
+        (["--where", "age.to_csv('{tmp}/written.csv') == 1"], "error[rows]: invalid --where"),
         (["--where", "age + 1"], "error[rows]: --where expression is not a condition"),
         (["--id-column", "nope"], "error[rows]: --id-column 'nope' is not a column"),
     ],
@@ -134,8 +135,10 @@ def test_bad_selections_are_one_line_errors(
     folder = applicants["folder"]
     run = xai(
         "explain", str(folder / "model.json"), str(folder / "data.csv"), "-t", "income",
-        "-m", "treeshap", "--no-estimate", "-o", str(tmp_path), *args,
+        "-m", "treeshap", "--no-estimate", "-o", str(tmp_path),
+        *(a.replace("{tmp}", str(tmp_path)) for a in args),
     )  # fmt: skip
+    assert not (tmp_path / "written.csv").exists()  # pandas would have run the call
     assert run.code == 2
     assert run.stderr.splitlines()[0].startswith(message), run.stderr
     assert "Traceback" not in run.stderr

@@ -8,7 +8,9 @@ then adds them to the sample, so they are always explained.
 
 from __future__ import annotations
 
+import ast
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,12 +77,54 @@ def split_ids(
     return frame.drop(columns=[request.id_column]), ids.reset_index(drop=True)
 
 
+_BACKTICKED = re.compile(r"`[^`]*`")
+"""A column name quoted in backticks (pandas' way to name a column with spaces)."""
+
+_ALLOWED = (
+    ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.Invert, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
+    ast.BitAnd, ast.BitOr, ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE,
+    ast.In, ast.NotIn, ast.Name, ast.Load, ast.Constant, ast.List, ast.Tuple,
+)  # fmt: skip
+"""What a ``--where`` may hold: columns, values, arithmetic, comparisons, ``and``/``or``/``not``
+and ``in`` lists. No calls, attributes or subscripts: pandas' evaluator would run
+``age.to_csv("/path")``, so a query from a shared config could write files."""
+
+
+def check_query(expression: str) -> None:
+    """Refuse a ``--where`` that is not a plain condition over columns (see :data:`_ALLOWED`)."""
+    try:
+        tree = ast.parse(_BACKTICKED.sub("_column", expression).strip(), mode="eval")
+    except SyntaxError as exc:
+        raise RowSelectionError(
+            printable(f"invalid --where expression: {expression}"),
+            cause=printable(f"SyntaxError: {exc.msg}"),
+            hint=_QUERY_HINT,
+        ) from exc
+    for node in ast.walk(tree):
+        if not isinstance(node, _ALLOWED):
+            raise RowSelectionError(
+                printable(f"invalid --where expression: {expression}"),
+                cause=f"{type(node).__name__.lower()} is not allowed: a query compares columns "
+                "with values (no calls, attributes or indexing)",
+                hint=_QUERY_HINT,
+            )
+
+
+_QUERY_HINT = (
+    "use a pandas query over the data's columns, e.g. \"age > 60 and sex == 'F'\" or "
+    "\"job in ['exec', 'clerk']\"; quote column names with spaces in backticks"
+)
+
+
 def _query(frame: pd.DataFrame, expression: str) -> np.ndarray:
     """Positions of the rows of ``frame`` matching the pandas query ``expression``.
 
-    Evaluated with no local or global names (only the columns), so ``@name`` cannot reach Python
-    objects; any error of pandas' parser or evaluator is one :class:`RowSelectionError`.
+    Checked first (:func:`check_query`: no calls, attributes or subscripts), then evaluated with
+    no local or global names (only the columns), so ``@name`` cannot reach Python objects; any
+    error of pandas' parser or evaluator is one :class:`RowSelectionError`.
     """
+    check_query(expression)
     data = frame.reset_index(drop=True)
     try:
         mask = data.eval(expression, local_dict={}, global_dict={})
@@ -88,8 +132,7 @@ def _query(frame: pd.DataFrame, expression: str) -> np.ndarray:
         raise RowSelectionError(
             printable(f"invalid --where expression: {expression}"),
             cause=printable(describe(exc)),
-            hint="use a pandas query over the data's columns, e.g. \"age > 60 and sex == 'F'\"; "
-            "quote column names with spaces in backticks",
+            hint=_QUERY_HINT,
         ) from exc
     if not isinstance(mask, pd.Series) or not pd.api.types.is_bool_dtype(mask.dtype):
         raise RowSelectionError(
