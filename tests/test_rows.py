@@ -265,3 +265,31 @@ def test_a_chosen_row_without_a_target_is_refused(applicants: dict[str, Any]) ->
     other = xai.explain(applicants["model"], X, y, methods="treeshap", rows=["A0006"],
                         id_column="applicant_id", max_rows=10)  # fmt: skip
     assert other.report.rows is not None and other.report.rows.rows[0].id == "A0006"
+
+
+def test_batch_index_shows_each_jobs_metrics(applicants: dict[str, Any]) -> None:
+    import csv as csv_module
+    import io
+    from types import SimpleNamespace
+
+    from xai_cli.reports.batch import METRIC_COLUMNS, render_index, render_summary_csv
+    from xai_cli.run.batch import _summary
+
+    frame = applicants["frame"]
+    report = xai.explain(
+        applicants["model"], frame.drop(columns=["income", "applicant_id"]), frame.income,
+        methods="treeshap", max_rows=50,
+    ).report  # fmt: skip
+    assert report.metrics is not None and report.metrics.accuracy is not None
+    job = SimpleNamespace(name="j", model_shown="m.json", data_shown="d.csv")
+    outcome = _summary(job, report, 1.0, ("report.html",))  # type: ignore[arg-type]
+    summary = {
+        "schema_version": "1.0", "tool": {"name": "xai-cli", "version": "0"}, "config": "c.yaml",
+        "formats": ["html"], "counts": {"ok": 1, "skipped": 0, "error": 0},
+        "jobs": [outcome.to_dict()],
+    }  # fmt: skip
+    (line,) = csv_module.DictReader(io.StringIO(render_summary_csv(summary)))
+    assert float(line["accuracy"]) == report.metrics.accuracy
+    assert float(line["roc_auc"]) == report.metrics.roc_auc
+    assert line["r2"] == "" and set(METRIC_COLUMNS) <= set(line)
+    assert f"accuracy {report.metrics.accuracy:.3f}" in render_index(summary)
