@@ -108,6 +108,9 @@ def explain(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int | None = None,
     feature_names: Sequence[str] | None = None,
+    rows: Sequence[int | str] | int | str = (),
+    where: str | None = None,
+    id_column: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """Explain a fitted ``model`` on ``X`` with every method that applies, and compare them.
@@ -119,9 +122,14 @@ def explain(
     classifiers), ``None`` for every row. ``params``: per-method parameters, e.g.
     ``{"permutation": {"n_repeats": 10}}``. Raises :class:`xai_cli.errors.XaiError` on bad input;
     a method that fails is recorded in the result, never lost with the others.
+
+    ``rows`` (0-based positions in ``X``, or ids of ``id_column``) and ``where`` (a pandas query
+    on ``X``, e.g. ``"age > 60"``) choose rows to explain one by one: every local method's
+    attributions side by side (``Explanation.rows``); they are explained even when ``max_rows``
+    samples. ``id_column`` names a column of ``X`` that identifies rows and is not a feature.
     """
     from xai_cli.load.models import LoadedModel
-    from xai_cli.load.rows import rows_from_frame
+    from xai_cli.load.rows import select_from_frame
     from xai_cli.model.adapter import adapt
     from xai_cli.run.engine import prepare_loaded, run_prepared
 
@@ -139,15 +147,18 @@ def explain(
         drop=tuple(drop),
         params=dict(params or {}),
         n_jobs=n_jobs,
+        rows=(rows,) if isinstance(rows, str | int) else tuple(rows),
+        where=where,
+        id_column=id_column,
     )
-    X_model, y_raw, notes = rows_from_frame(frame, adapter, request)
+    X_model, y_raw, notes, chosen = select_from_frame(frame, adapter, request)
     loaded = LoadedModel(
         obj=model, path=Path(model_label), format="object", sha256=_model_sha256(model),
         trusted=False,
     )  # fmt: skip
     prep = prepare_loaded(
         request, loaded, adapter, X_model, y_raw, Path(request.data_path), _frame_sha256(frame),
-        len(frame), notes,
+        len(frame), notes, chosen,
     )  # fmt: skip
     return Explanation(run_prepared(request, prep, progress or (lambda _: None)), prepared=prep)
 
@@ -165,6 +176,9 @@ def explain_files(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int | None = None,
     trust_model: bool = False,
+    rows: Sequence[int | str] | int | str = (),
+    where: str | None = None,
+    id_column: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """:func:`explain` from files: a model file (loaded safely unless ``trust_model``) and a CSV or
@@ -181,6 +195,9 @@ def explain_files(
         drop=tuple(drop),
         params=dict(params or {}),
         n_jobs=n_jobs,
+        rows=(rows,) if isinstance(rows, str | int) else tuple(rows),
+        where=where,
+        id_column=id_column,
     )
     return explain_request(request, progress)
 

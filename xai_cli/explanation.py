@@ -78,6 +78,24 @@ class Explanation:
         """Features in every method's top-k."""
         return self.result.comparison.consensus
 
+    @property
+    def rows(self) -> pd.DataFrame:
+        """The rows chosen with ``rows=``/``where=``: one row per chosen row, method, class and
+        feature, with the feature's raw value, its attribution, the method's base value and
+        output (``local.csv``); empty when no rows were chosen."""
+        import pandas as pd
+
+        from xai_cli.reports.csv import LOCAL_COLUMNS, local_rows
+
+        return pd.DataFrame(local_rows(self.report), columns=list(LOCAL_COLUMNS))
+
+    @property
+    def metrics(self) -> dict[str, object] | None:
+        """The model's accuracy, ROC AUC and log loss (or R², RMSE, MAE) on the explained rows,
+        with the target's base rate; ``None`` without labels."""
+        m = self.report.metrics
+        return None if m is None else m.model_dump(by_alias=True)
+
     def local(self, method: str) -> LocalAttribution:
         """Per-row attributions of ``method`` (rows x features x outputs, with base values)."""
         for outcome in self.result.outcomes:

@@ -31,6 +31,7 @@ from pydantic import (
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
+from xai_cli.report_rows import CategoryEntry, ModelMetrics, RowsSection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -257,6 +258,13 @@ class Report(_Entry):
     rank_intervals: tuple[RankIntervalEntry, ...] = ()
     local: LocalSection | None
     audit: AuditSection | None = None
+    metrics: ModelMetrics | None = None
+    """The model's accuracy/AUC/log loss or R²/RMSE/MAE on the explained rows; null without a
+    target."""
+    categories: tuple[CategoryEntry, ...] = ()
+    """The labels behind categorical features' codes in ``local.data``."""
+    rows: RowsSection | None = None
+    """Rows chosen with ``--rows``/``--where``: every local method's attributions side by side."""
 
     @field_validator("schema_version")
     @classmethod
@@ -270,6 +278,11 @@ class Report(_Entry):
         data = handler(self)
         if self.audit is None:  # only `xai audit` reports carry the key
             data.pop("audit", None)
+        for key in ("metrics", "rows"):  # present only when there is something to say
+            if getattr(self, key) is None:
+                data.pop(key, None)
+        if not self.categories:
+            data.pop("categories", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -381,6 +394,9 @@ class Report(_Entry):
                 RankIntervalEntry(**asdict(r)) for r in comparison.rank_intervals
             ),
             local=None if local is None else _local_section(local, prov.seed),
+            metrics=result.metrics,
+            categories=result.categories,
+            rows=result.rows,
         )
 
     @classmethod

@@ -68,6 +68,13 @@ class ExplainRequest:
     """Cap on the model's (decompressed) size, e.g. ``"8G"``; None: XAI_MAX_MODEL_SIZE or 1 GiB."""
     time_limit: float | None = None
     """Seconds a method may be estimated to take (checked when the run estimates); None: any."""
+    rows: tuple[int | str, ...] = ()
+    """Rows to explain one by one (``--rows``): 0-based positions in the data, or ids of
+    ``id_column`` when it is given. Always explained, even when the run samples ``max_rows``."""
+    where: str | None = None
+    """A pandas query on the raw data (``--where "age > 60"``) choosing more rows to explain."""
+    id_column: str | None = None
+    """A column naming the rows (not a feature): ``rows`` are its values, reports show them."""
 
     def __post_init__(self) -> None:
         from xai_cli.methods import check_methods, validate_params
@@ -78,6 +85,7 @@ class ExplainRequest:
         object.__setattr__(self, "params", validate_params(self.params))
         _at_least(1, top_k=self.top_k, max_rows=self.max_rows, chunk_rows=self.chunk_rows,
                   n_jobs=self.n_jobs)  # fmt: skip
+        _check_selection(self)
         if self.engine not in ENGINES:
             raise UsageError(
                 f"unknown engine '{self.engine}'", hint=f"use one of: {', '.join(ENGINES)}"
@@ -98,6 +106,48 @@ class ExplainRequest:
     def params_dump(self) -> dict[str, dict[str, Any]]:
         """The parameters as given (defaults left out), as JSON-safe data."""
         return {m: p.model_dump(mode="json", exclude_unset=True) for m, p in self.params.items()}
+
+
+MAX_CHOSEN_ROWS = 100
+"""Rows explained one by one at most: more than this from ``--where`` keeps the first ones."""
+
+
+def _check_selection(request: ExplainRequest) -> None:
+    """Normalise ``rows`` (a comma-separated string is split) and check it before any loading:
+    without ``id_column`` each entry must be a position (a non-negative integer)."""
+    rows = request.rows
+    if isinstance(rows, str | int):
+        rows = (rows,)
+    items: list[int | str] = []
+    for item in rows:
+        parts = item.split(",") if isinstance(item, str) else [item]
+        items.extend(p.strip() if isinstance(p, str) else p for p in parts)
+    items = [i for i in items if i != ""]
+    if request.id_column is None:
+        positions = []
+        for item in items:
+            text = str(item)
+            if isinstance(item, bool) or not text.isdigit():
+                raise UsageError(
+                    f"--rows takes 0-based row positions, got '{text}'",
+                    hint="pass --id-column COLUMN to choose rows by the values of an id column",
+                )
+            positions.append(int(text))
+        items = list(dict.fromkeys(positions))
+    else:
+        items = list(dict.fromkeys(str(i) for i in items))
+    if len(items) > MAX_CHOSEN_ROWS:
+        raise UsageError(
+            f"--rows names {len(items)} rows; at most {MAX_CHOSEN_ROWS} are explained one by one",
+            hint="the whole-data summaries already cover every row; pick the rows to look at",
+        )
+    object.__setattr__(request, "rows", tuple(items))
+    if request.where is not None and not request.where.strip():
+        raise UsageError("--where is empty", hint='pass a pandas query, e.g. --where "age > 60"')
+    if request.id_column is not None and request.id_column in request.drop:
+        raise UsageError(f"--id-column '{request.id_column}' is also in --drop")
+    if request.id_column is not None and request.id_column == request.target:
+        raise UsageError(f"--id-column '{request.id_column}' is the target column")
 
 
 def _at_least(low: int, **values: int | None) -> None:

@@ -8,9 +8,12 @@ result by accident. Raw magnitudes of different units are never compared;
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from xai_cli.report_rows import CategoryEntry, ModelMetrics, RowsSection
 
 POOLED = "all"
 """Label of the pooled output column (all classes together, or the only output)."""
@@ -266,6 +269,12 @@ class ExplainResult:
     outputs: tuple[str, ...]
     outcomes: tuple[MethodOutcome, ...]
     comparison: Comparison
+    rows: RowsSection | None = None
+    """The rows chosen with ``--rows``/``--where``, every local method side by side."""
+    metrics: ModelMetrics | None = None
+    """The model's quality on the explained rows (``None`` without labels)."""
+    categories: tuple[CategoryEntry, ...] = ()
+    """The labels behind categorical features' codes in the per-row data."""
 
     @property
     def tables(self) -> tuple[ImportanceTable, ...]:

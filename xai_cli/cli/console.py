@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from xai_cli.cli.rows_console import print_rows
 from xai_cli.reports.stability import stability_lines
 from xai_cli.run.estimate import Estimate
 
@@ -85,6 +86,7 @@ def print_summary(report: Report, console: Console) -> None:
         )
     for line in stability_lines(report):
         console.print(line, highlight=False, markup=False)
+    print_rows(report, console)
     not_applicable = 0
     for method in report.methods:
         reason = method.reason or ""

@@ -55,6 +55,24 @@ def explain_command(
     drop: list[str] = typer.Option(
         [], "--drop", help="Columns to leave out (repeat or comma-separate)."
     ),
+    rows: list[str] = typer.Option(
+        [],
+        "--rows",
+        help="Rows to explain one by one, every method side by side: 0-based positions in the "
+        "data (17,42), or ids with --id-column. Always explained, even when sampling.",
+    ),
+    where: str | None = typer.Option(
+        None,
+        "--where",
+        help="Explain the rows matching a pandas query on the data, e.g. \"age > 60 and "
+        "income == '>50K'\" (at most 100 rows).",
+    ),
+    id_column: str | None = typer.Option(
+        None,
+        "--id-column",
+        help="A column naming the rows (not a feature): --rows takes its values, reports show "
+        "them.",
+    ),
     max_model_size: str = typer.Option(
         None,
         "--max-model-size",
@@ -149,6 +167,9 @@ def explain_command(
             trust_model=trust_model,
             max_model_size=max_model_size,
             drop=_split(drop),
+            rows=_split(rows),
+            where=where,
+            id_column=id_column,
             engine=engine,
             scheduler=scheduler,
             chunk_rows=chunk_rows,

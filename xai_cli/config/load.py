@@ -299,7 +299,7 @@ class JobSpec:
     def settings(self) -> dict[str, Any]:
         """The effective settings as JSON-safe data (paths as written), for the fingerprint."""
         r = self.request
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "model": self.model_shown,
             "data": self.data_shown,
@@ -316,6 +316,9 @@ class JobSpec:
             "chunk_rows": r.chunk_rows,
             "time_limit": r.time_limit,
         }
+        if r.rows or r.where is not None or r.id_column is not None:  # old records stay valid
+            out.update(rows=list(r.rows), where=r.where, id_column=r.id_column)
+        return out
 
 
 @dataclass(frozen=True)
@@ -446,6 +449,9 @@ class _Builder:
                 top_k=o.top_k or self.top_k,
                 trust_model=trust,
                 drop=tuple(d.get("drop", ())),
+                rows=tuple(d.get("rows", ())),
+                where=d.get("where"),
+                id_column=d.get("id_column"),
                 params=_params(self.defaults.params, params),
                 engine=o.engine or self.execution.engine,
                 scheduler=o.scheduler or self.execution.scheduler,

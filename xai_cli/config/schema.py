@@ -186,6 +186,17 @@ class DataDefaults(Strict):
     seed: Annotated[int, Field(ge=0)] = Field(
         DEFAULT_SEED, description="Seed for sampling, permutations."
     )
+    rows: list[Annotated[int, Field(ge=0)] | str] = Field(
+        default_factory=list,
+        description="Rows to explain one by one, every method side by side: 0-based positions "
+        "in the data, or ids of id_column. Always explained, even when sampling.",
+    )
+    where: str | None = Field(
+        None, description="Explain the rows matching this pandas query on the data ('age > 60')."
+    )
+    id_column: str | None = Field(
+        None, description="A column naming the rows (not a feature); rows are its values."
+    )
 
 
 class DataSpec(DataDefaults):

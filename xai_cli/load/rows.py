@@ -12,8 +12,16 @@ import pandas as pd
 
 from xai_cli.errors import DataError, MethodError, MissingFileError, UsageError
 from xai_cli.load.chunked import read_sample, reads_in_chunks
-from xai_cli.load.data import DATA_SUFFIXES, load_data, sample_rows, split_features
+from xai_cli.load.data import DATA_SUFFIXES, load_data, sample_index, split_features
 from xai_cli.load.models import file_sha256
+from xai_cli.load.select import (
+    ChosenRows,
+    RowSelectionError,
+    describe_request,
+    display,
+    split_ids,
+    wanted,
+)
 from xai_cli.load.streaming import stream_sample
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.request import ExplainRequest
@@ -119,13 +127,35 @@ def load_rows(
     (stratified for classifiers) of ``max_rows`` is taken; streamed, the sample is read chunk by
     chunk. Other commands (``xai audit``) call this to work on exactly the rows ``explain`` uses.
     """
+    X, y, path, sha, total, notes, _ = load_selected(request, adapter)
+    return X, y, path, sha, total, notes
+
+
+def load_selected(
+    request: ExplainRequest, adapter: ModelAdapter
+) -> tuple[pd.DataFrame, pd.Series | None, Path, str, int, list[str], ChosenRows | None]:
+    """:func:`load_rows` with the rows chosen by ``--rows``/``--where`` (always among the rows).
+
+    A selection needs the file read whole (a position or a query is over every row): it is
+    refused when the run streams, and it reads a large file whole instead of in chunks.
+    """
+    selecting = bool(request.rows or request.where is not None or request.id_column)
+    if request.streamed and selecting:
+        raise UsageError(
+            "--rows, --where and --id-column need the data read whole, not streamed",
+            hint="leave out --chunk-rows/--engine dask to explain chosen rows",
+        )
     if request.streamed:
-        return _streamed_sample(request, adapter)
-    if request.max_rows is not None and reads_in_chunks(request.data_path, request.max_rows):
-        return _chunked_sample(request, adapter)
+        return (*_streamed_sample(request, adapter), None)
+    if (
+        not selecting
+        and request.max_rows is not None
+        and reads_in_chunks(request.data_path, request.max_rows)
+    ):
+        return (*_chunked_sample(request, adapter), None)
     data = load_data(request.data_path)
-    X, y, notes = rows_from_frame(data.frame, adapter, request)
-    return X, y, data.path, data.sha256, len(data.frame), notes
+    X, y, notes, chosen = select_from_frame(data.frame, adapter, request)
+    return X, y, data.path, data.sha256, len(data.frame), notes, chosen
 
 
 def rows_from_frame(
@@ -134,6 +164,21 @@ def rows_from_frame(
     """The rows a run explains from a frame in memory (a file read whole, or the Python API's
     ``X``): the model's features and the target, rows with a missing target left out, a seeded
     sample (stratified for classifiers) of ``max_rows``, and notes on what was done."""
+    X, y, notes, _ = select_from_frame(frame, adapter, request)
+    return X, y, notes
+
+
+def select_from_frame(
+    frame: pd.DataFrame, adapter: ModelAdapter, request: ExplainRequest
+) -> tuple[pd.DataFrame, pd.Series | None, list[str], ChosenRows | None]:
+    """:func:`rows_from_frame` and the rows chosen by the request's selection.
+
+    The chosen rows are located in the data as given (positions, ids, query), then added to the
+    seeded sample, so they are explained whatever ``max_rows`` is; the id column is split off
+    first and is never a feature.
+    """
+    frame, ids = split_ids(frame, request)
+    picked, select_notes = wanted(frame, ids, request)
     X, y = split_features(
         frame,
         adapter.feature_names,
@@ -142,12 +187,63 @@ def rows_from_frame(
         by_position=not adapter.feature_names_known,
     )
     notes = list(adapter.notes)
+    positions = np.arange(len(X))
     if y is not None and y.isna().any():
         keep = y.notna().to_numpy()
+        missing = [int(p) for p in picked if not keep[p]]
+        asked = [p for p in missing if p in _asked(request, ids)]
+        if asked:
+            raise RowSelectionError(
+                f"a chosen row has no value in the target column '{request.target}'",
+                cause="row " + (ids.iloc[asked[0]] if ids is not None else str(asked[0])),
+                hint="choose rows with a target, or leave out --target",
+            )
+        if missing:
+            picked = np.array([p for p in picked if keep[p]], dtype=int)
+            if not len(picked):
+                raise RowSelectionError(
+                    f"--where matched only rows without a target: {request.where}",
+                    hint="rows with a missing target are left out; leave out --target to "
+                    "explain them",
+                )
+            select_notes.append(f"{len(missing)} rows --where matched have no target; left out")
         notes.append(f"{int((~keep).sum())} rows with a missing target were left out")
-        X, y = X[keep], y[keep]
-    X, y = sample_rows(X, y, request.max_rows, seed=request.seed, stratify=adapter.is_classifier)
-    return X, y, notes
+        positions = positions[keep]
+    sampled = sample_index(
+        len(positions), None if y is None else y.iloc[positions], request.max_rows,
+        seed=request.seed, stratify=adapter.is_classifier,
+    )  # fmt: skip
+    kept = positions if sampled is None else positions[sampled]
+    final = np.union1d(kept, picked).astype(int)
+    if len(final) > len(kept):
+        notes.append(f"{len(final) - len(kept)} chosen rows added to the sample of {len(kept)}")
+    notes.extend(select_notes)
+    X_out, y_out = X.iloc[final], (None if y is None else y.iloc[final])
+    if not len(picked):
+        return X_out, y_out, notes, None
+    raw = frame.iloc[picked]
+    chosen = ChosenRows(
+        positions=tuple(int(i) for i in np.searchsorted(final, picked)),
+        labels=tuple(ids.iloc[picked]) if ids is not None else tuple(str(p) for p in picked),
+        raw=tuple(
+            tuple(display(v) for v in row)
+            for row in X.iloc[picked].itertuples(index=False, name=None)
+        ),
+        targets=tuple(
+            display(v) for v in (raw[request.target] if request.target else [None] * len(picked))
+        ),
+        id_column=request.id_column,
+        asked=describe_request(request),
+    )
+    return X_out, y_out, notes, chosen
+
+
+def _asked(request: ExplainRequest, ids: pd.Series | None) -> set[int]:
+    """Positions named by ``--rows`` (not found by ``--where``)."""
+    if ids is None:
+        return {int(p) for p in request.rows}
+    where = {v: i for i, v in enumerate(ids)}
+    return {where[str(r)] for r in request.rows if str(r) in where}
 
 
 def _chunked_sample(

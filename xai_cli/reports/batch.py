@@ -17,6 +17,9 @@ from xai_cli.reports.escape import csv_text
 from xai_cli.reports.files import write_files
 from xai_cli.reports.jinja import ENV
 
+METRIC_COLUMNS = ("accuracy", "roc_auc", "log_loss", "r2", "rmse", "mae", "base_rate")
+"""The model's metrics on the explained rows (empty where they do not apply or no target)."""
+
 SUMMARY_COLUMNS = (
     "job",
     "status",
@@ -34,12 +37,34 @@ SUMMARY_COLUMNS = (
     "lowest_topk_jaccard",
     "elapsed_s",
     "error",
+    *METRIC_COLUMNS,
 )
 
 
 def _pair(job: dict[str, Any]) -> str:
     low = job.get("lowest_agreement")
     return f"{low['method_a']} vs {low['method_b']}" if low else ""
+
+
+def _metric(job: dict[str, Any], name: str) -> Any:
+    """A metric of a job's summary, ``""`` when absent (no target, other task, an old record)."""
+    value = (job.get("metrics") or {}).get(name)
+    return "" if value is None else value
+
+
+def metrics_text(job: dict[str, Any]) -> str:
+    """The index's one-line metrics of a job: accuracy and AUC, or R² and RMSE."""
+    m = job.get("metrics")
+    if not m:
+        return ""
+
+    def f(name: str) -> str:
+        return "–" if m.get(name) is None else f"{m[name]:.3f}"
+
+    if m.get("task") == "regression":
+        return f"R² {f('r2')} · RMSE {f('rmse')} · target mean {f('base_rate')}"
+    return (f"accuracy {f('accuracy')} · AUC {f('roc_auc')} · log loss {f('log_loss')} · "
+            f"base rate {f('base_rate')}")  # fmt: skip
 
 
 def render_summary_csv(summary: dict[str, Any]) -> str:
@@ -66,6 +91,7 @@ def render_summary_csv(summary: dict[str, Any]) -> str:
                 "" if low.get("topk_jaccard") is None else low["topk_jaccard"],
                 job["elapsed_s"],
                 job.get("error") or "",
+                *(_metric(job, name) for name in METRIC_COLUMNS),
             ]
         )
     return csv_text(rows)
@@ -85,6 +111,7 @@ def render_index(summary: dict[str, Any]) -> str:
             {
                 **job,
                 "pair": _pair(job),
+                "metrics_text": metrics_text(job),
                 "href": f"{quote(job['folder'])}/report.html" if has_report else None,
             }
         )

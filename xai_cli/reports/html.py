@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import markupsafe
 
 from xai_cli.reports.jinja import ENV
+from xai_cli.reports.rows_html import metrics_view, rows_view
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
 
 if TYPE_CHECKING:
@@ -217,6 +218,22 @@ def _step(value: float | None, lo: float, hi: float) -> str:
     return str(round(min(1.0, max(0.0, (value - lo) / (hi - lo))) * (COLOUR_STEPS - 1)))
 
 
+CATEGORY_COLOURS = (
+    "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#edc948",
+    "#76b7b2", "#e15759", "#9c755f", "#ff9da7", "#bab0ac",
+)  # fmt: skip
+"""Colours of a categorical feature's categories (Tableau 10); past ten they repeat, and a
+category beyond the report's listed labels is drawn grey (``cx``)."""
+
+
+def _category_class(value: float | None, codes: dict[float, int]) -> str:
+    """The dot class of a categorical value: ``c<i>`` for its category, ``qn`` when missing."""
+    if value is None:
+        return "qn"
+    index = codes.get(value)
+    return "cx" if index is None else f"c{index % len(CATEGORY_COLOURS)}"
+
+
 def _beeswarm(report: Report) -> dict[str, Any] | None:
     """Beeswarm dots for the top features of ``report.local`` (first output only, no randomness)."""
     local = report.local
@@ -245,10 +262,19 @@ def _beeswarm(report: Report) -> dict[str, Any] | None:
     def px(v: float) -> float:
         return left + (v - lo) / (hi - lo) * plot_w
 
-    r, points, labels = 2.4, [], []
+    categories = {c.feature: c for c in report.categories}
+    r, points, labels, legends = 2.4, [], [], []
     for k, i in enumerate(chosen):
         cy0 = top + k * row_h + row_h / 2
-        labels.append({"y": cy0, "name": feats[i]})
+        cat = categories.get(feats[i])
+        labels.append({"y": cy0, "name": feats[i], "categorical": cat is not None})
+        codes = {} if cat is None else {code: n for n, code in enumerate(cat.codes)}
+        if cat is not None:
+            legends.append({
+                "feature": feats[i], "more": cat.more,
+                "entries": [(f"c{n % len(CATEGORY_COLOURS)}", label)
+                          for n, label in enumerate(cat.labels)],
+            })  # fmt: skip
         raw = sorted(v for d in local.data if (v := d[i]) is not None)
         vlo = raw[int(0.05 * (len(raw) - 1))] if raw else 0.0
         vhi = raw[int(0.95 * (len(raw) - 1))] if raw else 0.0
@@ -263,9 +289,12 @@ def _beeswarm(report: Report) -> dict[str, Any] | None:
             dy = min(r * 1.7, (row_h / 2 - r - 3) / layers)
             for j, (x, n) in enumerate(sorted(members)):
                 offset = (j + 1) // 2 * dy * (1 if j % 2 else -1)
-                points.append(
-                    (round(x, 1), round(cy0 + offset, 1), _step(local.data[n][i], vlo, vhi))
-                )
+                value = local.data[n][i]
+                colour = (
+                    _category_class(value, codes) if cat is not None
+                    else "q" + _step(value, vlo, vhi)
+                )  # fmt: skip
+                points.append((round(x, 1), round(cy0 + offset, 1), colour))
     height = top + len(chosen) * row_h
     palette = [
         _hex(_mix(LOW, MID, 2 * t) if t <= 0.5 else _mix(MID, HIGH, 2 * t - 1))
@@ -283,6 +312,8 @@ def _beeswarm(report: Report) -> dict[str, Any] | None:
         "points": points,
         "ticks": [{"x": px(t), "text": _fmt(t)} for t in _nice_ticks(lo, hi)],
         "palette": palette,
+        "category_colours": CATEGORY_COLOURS,
+        "legends": legends,
         "unit": unit,
         "output": outputs[out],
         "outputs": len(outputs),
@@ -368,5 +399,7 @@ def render(report: Report) -> str:
         "bees": _beeswarm(report),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
+        "rows_view": rows_view(report),
+        "metrics_view": metrics_view(report),
     }
     return ENV.get_template("report.html.j2").render(**context)

@@ -12,11 +12,15 @@ from typing import TYPE_CHECKING
 
 from xai_cli.reports.escape import md_text
 from xai_cli.reports.stability import stability_lines
+from xai_cli.reports.waterfall import waterfall
 
 if TYPE_CHECKING:
     from xai_cli.report import Report
 
 MAX_PAIRS = 5
+MAX_MD_ROWS = 10
+"""Chosen rows shown in the Markdown report (``local.csv`` holds every one)."""
+MD_STEPS = 8
 
 
 def _num(value: float | None, digits: int = 2) -> str:
@@ -81,6 +85,59 @@ def render(report: Report) -> str:
             for m in not_ok
         ]
         lines += ["", "</details>"]
+    lines += _metrics_lines(report) + _rows_lines(report)
     for note in prov.notes:
         lines += ["", f"> note: {md_text(note)}"]
     return "\n".join(lines) + "\n"
+
+
+def _metrics_lines(report: Report) -> list[str]:
+    """The model's metrics on the explained rows, one line."""
+    m = report.metrics
+    if m is None:
+        return []
+    if m.task == "regression":
+        text = (f"R² {_num(m.r2, 3)}, RMSE {_num(m.rmse, 4)}, MAE {_num(m.mae, 4)}, "
+                f"target mean {_num(m.base_rate, 4)}")  # fmt: skip
+    else:
+        text = (f"accuracy {_num(m.accuracy, 3)}, ROC AUC {_num(m.roc_auc, 3)}, log loss "
+                f"{_num(m.log_loss, 3)}, base rate {_num(m.base_rate, 3)}")  # fmt: skip
+    return ["", f"**Model** on the {m.rows} explained rows: {text}."]
+
+
+def _rows_lines(report: Report) -> list[str]:
+    """Per chosen row: the prediction, then each method's top features (a table, one column per
+    method) and how far the methods agree on the row."""
+    section = report.rows
+    if section is None:
+        return []
+    lines = ["", f"### Why these rows? ({md_text(section.selection)})"]
+    unlisted = len(report.features) - len(section.features)
+    for row in section.rows[:MAX_MD_ROWS]:
+        falls = [waterfall(section, row, m, MD_STEPS, unlisted) for m in row.methods]
+        actual = "" if row.target is None else f", actual {md_text(row.target)}"
+        lines += ["", f"**Row {md_text(row.id)}**: predicted {md_text(row.predicted)}{actual}"]
+        if not falls:
+            continue
+        lines += [
+            "",
+            "| feature = value | " + " | ".join(
+                f"{md_text(w.method)} ({_num(w.base, 3)} → {_num(w.total, 3)})" for w in falls
+            ) + " |",
+            "|---|" + "---|" * len(falls),
+        ]  # fmt: skip
+        for step in falls[0].steps:
+            cells = []
+            for w in falls:
+                same = next((s for s in w.steps if s.folded == step.folded and
+                             (s.folded or s.feature == step.feature)), None)  # fmt: skip
+                cells.append("(in other)" if same is None else f"{same.contribution:+.3g}")
+            lines.append(f"| {md_text(step.label)} | " + " | ".join(cells) + " |")
+        for a in row.agreement:
+            if a.output == row.shown_output:
+                lines += ["", f"{md_text(a.method_a)} vs {md_text(a.method_b)} on this row: "
+                          f"Spearman {_num(a.spearman)}, top-{section.top_k} overlap "
+                          f"{_num(a.topk_jaccard)}."]  # fmt: skip
+    if len(section.rows) > MAX_MD_ROWS:
+        lines += ["", f"{len(section.rows) - MAX_MD_ROWS} more rows in `local.csv`."]
+    return lines

@@ -31,6 +31,12 @@ FORMATS: dict[str, dict[str, Callable[[Report], str]]] = {
 
 FORMAT_ALIASES = {"markdown": "md", "htm": "html"}
 
+OPTIONAL_FILES: dict[str, dict[str, Callable[[Report], str | None]]] = {
+    "csv": {"local.csv": csv_report.render_local},
+}
+"""Files a format writes only when the report has their content (``None``: not written):
+``local.csv`` only when rows were chosen with ``--rows``/``--where``."""
+
 
 def parse_formats(spec: str) -> tuple[str, ...]:
     """``"json,html"`` -> ``("json", "html")``; ``"all"`` -> every format; unknown names fail."""
@@ -65,4 +71,8 @@ def write_reports(
     hidden partial folder and names the job's folder).
     """
     rendered = {out_dir / name: fn(report) for fmt in formats for name, fn in FORMATS[fmt].items()}
+    for fmt in formats:
+        for name, optional in OPTIONAL_FILES.get(fmt, {}).items():
+            if (text := optional(report)) is not None:
+                rendered[out_dir / name] = text
     return write_files(rendered, "the reports", shown)

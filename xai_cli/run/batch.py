@@ -81,6 +81,8 @@ class JobOutcome:
     task: str | None = None
     resumed_from: str | None = None
     files: tuple[str, ...] = field(default_factory=tuple)
+    metrics: dict[str, Any] | None = None
+    """The model's metrics on the explained rows (the report's ``metrics``), or ``None``."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe form (tuples as lists)."""
@@ -208,6 +210,7 @@ def _summary(job: JobSpec, report: Report, elapsed: float, files: tuple[str, ...
         rows_used=report.provenance.rows_used,
         task=report.provenance.task,
         files=files,
+        metrics=None if report.metrics is None else report.metrics.model_dump(mode="json"),
     )
 
 

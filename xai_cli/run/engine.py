@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,8 @@ from xai_cli import __version__
 from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import MethodError
 from xai_cli.load.models import LoadedModel, load_model
-from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
+from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows, load_selected
+from xai_cli.load.select import ChosenRows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
 from xai_cli.methods.cache import RunCache
@@ -169,6 +171,8 @@ class Prepared:
     cache: RunCache = dataclasses.field(default_factory=RunCache, compare=False, repr=False)
     """What the methods derive from the model once per run (parsed trees, tables), shared by
     the estimate's pilots and the run."""
+    chosen_rows: ChosenRows | None = None
+    """The rows chosen to be explained one by one (``--rows``/``--where``), among ``X``."""
 
     def context(
         self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
@@ -201,8 +205,10 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
     )
     adapter = adapt(loaded.obj)
     progress(f"loading data {request.data_path}")
-    X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
-    return prepare_loaded(request, loaded, adapter, X, y, data_path, data_sha, rows_total, notes)
+    X, y, data_path, data_sha, rows_total, notes, chosen = load_selected(request, adapter)
+    return prepare_loaded(
+        request, loaded, adapter, X, y, data_path, data_sha, rows_total, notes, chosen
+    )
 
 
 def prepare_loaded(
@@ -215,6 +221,7 @@ def prepare_loaded(
     data_sha: str,
     rows_total: int,
     notes: list[str],
+    chosen_rows: ChosenRows | None = None,
 ) -> Prepared:
     """The part of :func:`prepare` after loading, shared with the object API (:mod:`xai_cli.api`):
     encode the target, check the values, choose the methods."""
@@ -226,7 +233,7 @@ def prepare_loaded(
     adapter.typed_frame(X)  # fail early, with one clear error, on values the model cannot take
     chosen, skipped = choose(adapter, request.methods, y is not None)
     return Prepared(loaded, adapter, X, encoded, data_path, data_sha, rows_total, tuple(notes),
-                    tuple(chosen), tuple(skipped))  # fmt: skip
+                    tuple(chosen), tuple(skipped), chosen_rows=chosen_rows)  # fmt: skip
 
 
 def estimates(
@@ -329,6 +336,7 @@ def run_prepared(
                 outcome = dataclasses.replace(outcome, provenance=provenance)
             results.append(outcome)
             checks.extend([check] if check is not None else [])
+    described = _describe(request, prep, results, progress)
     prep.cache.clear()  # the parsed trees and tables are this run's; a kept result holds no copy
     tables = tuple(o.table for o in results if o.table is not None)
     versions = {name: library_version(name) for name in LIBRARIES}
@@ -359,4 +367,28 @@ def run_prepared(
         outputs=adapter.outputs,
         outcomes=tuple(results) + over_time + prep.skipped,
         comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),
+        **described,
     )
+
+
+def _describe(
+    request: ExplainRequest, prep: Prepared, results: list[MethodOutcome], progress: Progress
+) -> dict[str, Any]:
+    """The chosen rows side by side, the model's metrics and the category labels."""
+    from xai_cli.compare.per_row import explain_rows
+    from xai_cli.run.describe import category_entries, model_metrics
+
+    out: dict[str, Any] = {"categories": category_entries(prep.adapter, prep.X)}
+    if prep.encoded is not None:
+        progress("scoring the model")
+        out["metrics"] = model_metrics(prep.adapter, prep.X, prep.encoded)
+    if prep.chosen_rows is not None:
+        progress("explaining the chosen rows")
+        locals_ = [
+            o.local for o in results
+            if o.local is not None and o.local.values.shape[0] == len(prep.X)
+        ]  # fmt: skip
+        out["rows"] = explain_rows(
+            prep.chosen_rows, prep.adapter, prep.X, locals_, request.top_k
+        )
+    return out
