@@ -20,6 +20,7 @@ from xai_cli.methods import (
     permutation,
     sklearn_impurity,
     treeshap,
+    treeshap_interactions,
     treeshap_interventional,
 )
 from xai_cli.methods.base import ExplainContext, Explainer, Support, check_declared
@@ -33,6 +34,7 @@ _MODULES = (
     sklearn_impurity,
     permutation,
     treeshap_interventional,
+    treeshap_interactions,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}
