@@ -142,7 +142,8 @@ def evaluate_interactions(
     (rows x features x features x outputs): off-diagonal ``SII / 2``, diagonal the main effect
     (the feature's SHAP value minus its interactions). Row blocks of ``block`` run in parallel."""
     n, n_features = X.shape
-    out = np.zeros((n, n_features, n_features, n_outputs), dtype=np.float64)
+    nf, nk = n_features, n_outputs
+    out = np.zeros((n, nf, nf, nk), dtype=np.float64)
     max_nodes = (tree_offsets[1:] - tree_offsets[:-1]).max()
     n_blocks = (n + block - 1) // block
     for bi in prange(n_blocks):
@@ -150,7 +151,11 @@ def evaluate_interactions(
         m = min(n, r0 + block) - r0
         xb = np.ascontiguousarray(X[r0 : r0 + m].T)
         pat = np.empty((max_nodes, m), dtype=np.uint32)
-        fac = np.empty(32, dtype=np.float64)
+        # rows innermost, so each (leaf, feature or pair) update is one pass over the block
+        acc_main = np.zeros((nf * nk, m), dtype=np.float64)
+        acc_pair = np.zeros((nf * nf * nk, m), dtype=np.float64)
+        idx = np.empty(m, dtype=np.int64)
+        fac = np.empty((32, m), dtype=np.float64)
         for t in range(len(tree_output)):
             o = tree_offsets[t]
             e = tree_offsets[t + 1]
@@ -167,28 +172,46 @@ def evaluate_interactions(
                 quarter = 1 << max(d - 2, 0)
                 v = value[i]
                 for r in range(m):
-                    p = np.int64(pat[i - o, r] & mask)
-                    row = r0 + r
-                    for a in range(d):
-                        fac[a] = float((p >> a) & 1) - leaf_z[fo + a]
-                    for a in range(d):
-                        fa = leaf_feats[fo + a]
-                        out[row, fa, fa, k] += v * fac[a] * main[
-                            main_off[i] + a * half + drop_bit(p, a)
-                        ]
-                    slot = 0
-                    for a in range(d):
-                        fa = leaf_feats[fo + a]
-                        pa = drop_bit(p, a)
-                        for b in range(a + 1, d):
-                            fb = leaf_feats[fo + b]
-                            q = drop_bit(pa, b - 1)
-                            h = 0.5 * v * fac[a] * fac[b] * pair[
-                                pair_off[i] + slot * quarter + q
-                            ]
-                            out[row, fa, fb, k] += h
-                            out[row, fb, fa, k] += h
-                            out[row, fa, fa, k] -= h
-                            out[row, fb, fb, k] -= h
-                            slot += 1
+                    idx[r] = np.int64(pat[i - o, r] & mask)
+                for a in range(d):
+                    z = leaf_z[fo + a]
+                    fa_row = fac[a]
+                    for r in range(m):
+                        fa_row[r] = float((idx[r] >> a) & 1) - z
+                for a in range(d):
+                    row = acc_main[leaf_feats[fo + a] * nk + k]
+                    base = main_off[i] + a * half
+                    fa_row = fac[a]
+                    for r in range(m):
+                        row[r] += v * fa_row[r] * main[base + drop_bit(idx[r], a)]
+                slot = 0
+                for a in range(d):
+                    fa = leaf_feats[fo + a]
+                    fa_row = fac[a]
+                    for b in range(a + 1, d):
+                        fb = leaf_feats[fo + b]
+                        lo, hi = min(fa, fb), max(fa, fb)
+                        row = acc_pair[(lo * nf + hi) * nk + k]
+                        fb_row = fac[b]
+                        base = pair_off[i] + slot * quarter
+                        scale = 0.5 * v
+                        for r in range(m):
+                            q = drop_bit(drop_bit(idx[r], b), a)
+                            row[r] += scale * fa_row[r] * fb_row[r] * pair[base + q]
+                        slot += 1
+        for f in range(nf):
+            for k in range(nk):
+                main_row = acc_main[f * nk + k]
+                for r in range(m):
+                    out[r0 + r, f, f, k] = main_row[r]
+        for f in range(nf):
+            for g in range(f + 1, nf):
+                for k in range(nk):
+                    pair_row = acc_pair[(f * nf + g) * nk + k]
+                    for r in range(m):
+                        h = pair_row[r]
+                        out[r0 + r, f, g, k] = h
+                        out[r0 + r, g, f, k] = h
+                        out[r0 + r, f, f, k] -= h
+                        out[r0 + r, g, g, k] -= h
     return out
