@@ -45,7 +45,7 @@ from xai_cli.results import POOLED, ImportanceTable, LocalAttribution
 
 SAMPLE_ROWS = 100
 """Per-row interaction matrices kept (a seeded sample), by default."""
-CHUNK_BYTES = 64 << 20
+CHUNK_BYTES = 16 << 20
 """Most memory one chunk's interaction matrices may take (rows x features^2 x outputs floats)."""
 MAX_TABLE_ENTRIES = 1 << 26
 """Largest total size of the per-leaf interaction tables (float64 entries, 512 MiB)."""
@@ -216,7 +216,7 @@ def _native(
 def chunks(n_rows: int, n_features: int, n_outputs: int) -> Iterator[slice]:
     """Row slices whose matrices fit in :data:`CHUNK_BYTES` (at least one block each)."""
     per_row = max(1, n_features * n_features * n_outputs * 8)
-    size = max(tableshap.BLOCK_ROWS, CHUNK_BYTES // per_row)
+    size = max(tableshap.BLOCK_ROWS * tableshap.thread_count(None), CHUNK_BYTES // per_row)
     for start in range(0, n_rows, size):
         yield slice(start, min(n_rows, start + size))
 
