@@ -31,6 +31,7 @@ from pydantic import (
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
+from xai_cli.report_interactions import InteractionsSection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -257,6 +258,8 @@ class Report(_Entry):
     rank_intervals: tuple[RankIntervalEntry, ...] = ()
     local: LocalSection | None
     audit: AuditSection | None = None
+    interactions: InteractionsSection | None = None
+    """Interaction values, top pairs and interaction mass (``treeshap.interactions`` only)."""
 
     @field_validator("schema_version")
     @classmethod
@@ -270,6 +273,8 @@ class Report(_Entry):
         data = handler(self)
         if self.audit is None:  # only `xai audit` reports carry the key
             data.pop("audit", None)
+        if self.interactions is None:  # only runs with treeshap.interactions carry the key
+            data.pop("interactions", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -301,6 +306,8 @@ class Report(_Entry):
     def from_result(cls, result: ExplainResult) -> Report:
         """The report of a run (numbers rounded once, here)."""
         from dataclasses import asdict
+
+        from xai_cli.report_interactions import section as interactions_section
 
         prov = result.provenance
         comparison = result.comparison
@@ -381,6 +388,7 @@ class Report(_Entry):
                 RankIntervalEntry(**asdict(r)) for r in comparison.rank_intervals
             ),
             local=None if local is None else _local_section(local, prov.seed),
+            interactions=interactions_section(result),
         )
 
     @classmethod
