@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import markupsafe
 
+from xai_cli.reports import interactions_html
 from xai_cli.reports.jinja import ENV
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
 
@@ -368,5 +369,6 @@ def render(report: Report) -> str:
         "bees": _beeswarm(report),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
+        "interactions": interactions_html.context(report),
     }
     return ENV.get_template("report.html.j2").render(**context)
