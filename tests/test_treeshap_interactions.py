@@ -157,3 +157,18 @@ def test_summary_report_section_and_interaction_mass() -> None:
         base_values=np.zeros((1, 1)), data=np.zeros((1, 3)), interactions=summary,
     ).to_global()
     assert np.allclose(global_table.column(), [2.0, 0.5, 3.0])  # the main effects
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass"])
+def test_the_fallback_gives_the_same_layout_and_values(
+    kind: str, models: dict[str, tuple[Any, pd.DataFrame]]
+) -> None:
+    """``engine=native`` (XGBoost's own, used where the kernels cannot run) is laid out the same."""
+    model, X = models[kind]
+    fast, native = _explain(model, X), _explain(model, X, engine="native")
+    assert native.library == "xgboost"
+    span = float(np.ptp(model.predict(X, output_margin=True)))
+    assert fast.interactions is not None and native.interactions is not None
+    assert agrees(native.interactions.sample, fast.interactions.sample, span)
+    assert agrees(native.base_values, fast.base_values, span)
+    assert agrees(native.values, fast.values, span)
