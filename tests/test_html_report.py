@@ -314,7 +314,8 @@ def test_very_wide_models_keep_per_row_values_of_the_top_features_only(tmp_path:
 @pytest.fixture(scope="module")
 def interactions_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """XGBoost with a categorical feature with hostile labels, 1,000 rows and 12 features, run
-    with ``treeshap.interactions``: the heatmap, pairs and ten dependence plots of 1,000 dots."""
+    with ``treeshap.interactions`` (the heatmap, pairs and ten dependence plots of 1,000 dots)
+    and ``partial_dependence`` (ten plots of partial dependence and ICE lines)."""
     import xgboost as xgb
 
     rng = np.random.default_rng(4)
@@ -325,8 +326,9 @@ def interactions_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
     folder = tmp_path_factory.mktemp("interactions")
     joblib.dump(model.fit(frame, target), folder / "model.joblib")
     frame.assign(y=target).to_csv(folder / "data.csv", index=False)
+    methods = ("treeshap", "treeshap.interactions", "partial_dependence")
     request = ExplainRequest(str(folder / "model.joblib"), str(folder / "data.csv"), target="y",
-                             methods=("treeshap", "treeshap.interactions"))  # fmt: skip
+                             methods=methods)  # fmt: skip
     return Report.from_result(explain(request))
 
 
@@ -346,7 +348,8 @@ def test_interactions_and_dependence_plots_in_chromium(
     assert errors == []
     assert all(u == path.resolve().as_uri() or u.startswith("data:") for u in requests), requests
     assert page.locator("script").count() == 0
-    section = interactions_doc.interactions
+    assert interactions_doc.effects is not None
+    section = interactions_doc.effects.interactions
     assert section is not None
     assert page.locator("#interaction-heatmap rect").count() == len(section.features) ** 2
     strongest = section.pairs[0]
@@ -362,4 +365,9 @@ def test_interactions_and_dependence_plots_in_chromium(
     text = page.inner_text("#dependence")
     assert SCRIPT in text and QUOTED in text  # category labels as text, not markup
     assert _png_colours(plots.first.screenshot()) > 5
+    effects = interactions_doc.effects.partial_dependence
+    assert effects is not None and len(effects.curves) == 10
+    assert page.locator("svg.pdplot").count() == 10
+    assert page.locator("svg.pdplot polyline.ice").count() >= 10 * 50  # 50 ICE lines each
+    assert SCRIPT in page.inner_text("#partial-dependence")  # the categorical grid's labels
     page.close()

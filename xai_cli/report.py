@@ -31,7 +31,7 @@ from pydantic import (
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
-from xai_cli.report_interactions import InteractionsSection
+from xai_cli.report_interactions import EffectsSection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -258,8 +258,9 @@ class Report(_Entry):
     rank_intervals: tuple[RankIntervalEntry, ...] = ()
     local: LocalSection | None
     audit: AuditSection | None = None
-    interactions: InteractionsSection | None = None
-    """Interaction values, top pairs and interaction mass (``treeshap.interactions`` only)."""
+    effects: EffectsSection | None = None
+    """Interaction values, top pairs and interaction mass (``treeshap.interactions``), partial
+    dependence and ICE curves (``partial_dependence``); absent when neither ran."""
 
     @field_validator("schema_version")
     @classmethod
@@ -273,8 +274,8 @@ class Report(_Entry):
         data = handler(self)
         if self.audit is None:  # only `xai audit` reports carry the key
             data.pop("audit", None)
-        if self.interactions is None:  # only runs with treeshap.interactions carry the key
-            data.pop("interactions", None)
+        if self.effects is None:  # only runs with treeshap.interactions or partial_dependence
+            data.pop("effects", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -307,7 +308,7 @@ class Report(_Entry):
         """The report of a run (numbers rounded once, here)."""
         from dataclasses import asdict
 
-        from xai_cli.report_interactions import section as interactions_section
+        from xai_cli.report_interactions import section as effects_section
 
         prov = result.provenance
         comparison = result.comparison
@@ -388,7 +389,7 @@ class Report(_Entry):
                 RankIntervalEntry(**asdict(r)) for r in comparison.rank_intervals
             ),
             local=None if local is None else _local_section(local, prov.seed),
-            interactions=interactions_section(result),
+            effects=effects_section(result),
         )
 
     @classmethod

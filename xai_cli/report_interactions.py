@@ -1,4 +1,7 @@
-"""The ``interactions`` section of ``report.json``: what ``treeshap.interactions`` found.
+"""The ``effects`` section of ``report.json``: how features act, beyond one importance each.
+
+``effects.interactions`` is what ``treeshap.interactions`` found; ``effects.partial_dependence``
+holds the partial dependence and ICE curves of ``partial_dependence`` (any model).
 
 Built once from the run's :class:`~xai_cli.methods.treeshap_interactions.InteractionSummary`
 (every number rounded here, so renderers recompute nothing): the mean |interaction| matrix of the
@@ -90,15 +93,77 @@ class InteractionsSection(_Entry):
     """rows x sample_features x sample_features x outputs: the kept per-row matrices."""
 
 
-def section(result: ExplainResult) -> InteractionsSection | None:
-    """The section of the first method that returned interaction values, else ``None``."""
+class DependenceCurve(_Entry):
+    """One feature's partial dependence over its grid, and the kept rows' ICE lines."""
+
+    feature: str
+    grid: tuple[Number, ...]
+    """Grid values; for a categorical feature the positions 0, 1, ... of ``labels``."""
+    labels: tuple[str, ...] = ()
+    """Category labels of a categorical feature's grid (empty for a numeric one)."""
+    pd: tuple[Number, ...]
+    ice: tuple[tuple[Number, ...], ...]
+
+
+class PartialDependenceSection(_Entry):
+    """Curves of ``method`` for output ``output`` (raw model output), top features first."""
+
+    method: str
+    unit: str
+    output: str
+    rows: int
+    curves: tuple[DependenceCurve, ...]
+
+
+class EffectsSection(_Entry):
+    """Interaction values and partial dependence; each present when its method ran."""
+
+    interactions: InteractionsSection | None = None
+    partial_dependence: PartialDependenceSection | None = None
+
+
+PD_CURVES = 10
+"""The report keeps the curves of the features with the largest partial-dependence importance."""
+
+
+def section(result: ExplainResult) -> EffectsSection | None:
+    """The effects of the first method of each kind that ran, else ``None``."""
+    from xai_cli.methods.partial_dependence import PartialDependenceTable
     from xai_cli.methods.treeshap_interactions import InteractionAttribution
 
+    interactions = pd = None
     for outcome in result.outcomes:
-        local = outcome.local
-        if isinstance(local, InteractionAttribution) and local.interactions is not None:
-            return from_summary(local.method, local.unit, local.interactions)
-    return None
+        local, table = outcome.local, outcome.table
+        if interactions is None and isinstance(local, InteractionAttribution) \
+                and local.interactions is not None:
+            interactions = from_summary(local.method, local.unit, local.interactions)
+        if pd is None and isinstance(table, PartialDependenceTable):
+            pd = _pd_section(table)
+    if interactions is None and pd is None:
+        return None
+    return EffectsSection(interactions=interactions, partial_dependence=pd)
+
+
+def _pd_section(table: object) -> PartialDependenceSection:
+    from xai_cli.methods.partial_dependence import PartialDependenceTable
+    from xai_cli.report import _num
+
+    assert isinstance(table, PartialDependenceTable)
+    order = np.argsort(-table.column(), kind="stable")[:PD_CURVES]
+    curves = []
+    for i in order:
+        c = table.curves[i]
+        if not c.grid:
+            continue
+        curves.append(DependenceCurve(
+            feature=c.feature, grid=tuple(_num(v, 6) for v in c.grid), labels=c.labels,
+            pd=tuple(_num(v, 6) for v in c.pd),
+            ice=tuple(tuple(_num(v, 5) for v in line) for line in c.ice),
+        ))
+    return PartialDependenceSection(
+        method=table.method, unit=table.unit, output=table.output,
+        rows=int(table.params.get("rows", 0)), curves=tuple(curves),
+    )
 
 
 def from_summary(method: str, unit: str, s: InteractionSummary) -> InteractionsSection:

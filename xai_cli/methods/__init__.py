@@ -17,6 +17,7 @@ from xai_cli.methods import (
     native_catboost,
     native_lightgbm,
     native_xgboost,
+    partial_dependence,
     permutation,
     sklearn_impurity,
     treeshap,
@@ -35,6 +36,7 @@ _MODULES = (
     permutation,
     treeshap_interventional,
     treeshap_interactions,
+    partial_dependence,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}

@@ -1,14 +1,16 @@
 """The report page's interaction heatmap, top pairs, interaction mass and dependence plots.
 
 Everything is laid out from the typed report (:class:`xai_cli.report.Report`): the
-``interactions`` section of ``treeshap.interactions`` and the per-row values of ``local``. Nothing
+``effects`` section (``treeshap.interactions``, ``partial_dependence``) and the per-row values of
+``local``. Nothing
 is recomputed; this module only orders, scales and colours. The template
 (``report_interactions.html.j2``) draws inline SVG with no script, and Jinja2 autoescapes every
 feature name and category label.
 
 Dependence plots show, for the top features, each kept row's SHAP value against the feature's
 value (a categorical feature as one labelled strip per category), coloured by the feature it
-interacts with most when the interactions were computed (grey otherwise).
+interacts with most when the interactions were computed (grey otherwise). Partial dependence
+plots (any model, from ``partial_dependence``) draw the kept rows' ICE lines and their mean.
 """
 
 from __future__ import annotations
@@ -34,6 +36,52 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}g}"
 
 
+def _interactions(report: Report) -> Any:
+    return report.effects.interactions if report.effects is not None else None
+
+
+def _pd_plots(report: Report) -> list[dict[str, Any]]:
+    """Partial dependence (thick) and ICE lines (thin) of each kept curve, numbers as polylines."""
+    sec = report.effects.partial_dependence if report.effects is not None else None
+    if sec is None:
+        return []
+    pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plots = []
+    for c in sec.curves:
+        grid = [g for g in c.grid if g is not None]
+        if len(grid) != len(c.grid) or not grid:
+            continue
+        ys = [v for line in (c.pd, *c.ice) for v in line if v is not None]
+        ylo, yhi = min(ys), max(ys)
+        pad = (yhi - ylo) * 0.05 or 1.0
+        ylo, yhi = ylo - pad, yhi + pad
+        k = len(grid)
+        xlo, xhi = (-0.5, k - 0.5) if c.labels else (min(grid), max(grid))
+        if xhi <= xlo:
+            xlo, xhi = xlo - 1, xhi + 1
+
+        def px(x: float, xlo: float = xlo, xhi: float = xhi) -> float:
+            return round(LEFT + (x - xlo) / (xhi - xlo) * pw, 1)
+
+        def py(y: float, ylo: float = ylo, yhi: float = yhi) -> float:
+            return round(TOP + (yhi - y) / (yhi - ylo) * ph, 1)
+
+        def line(values: tuple[float | None, ...], grid: list[float] = grid) -> str:
+            return " ".join(f"{px(x)},{py(y)}" for x, y in zip(grid, values, strict=True)
+                            if y is not None)  # fmt: skip
+
+        xticks = ([{"x": px(i), "text": label} for i, label in enumerate(c.labels)] if c.labels
+                  else [{"x": px(t), "text": _fmt(t)} for t in _ticks(xlo, xhi)])  # fmt: skip
+        plots.append({
+            "feature": c.feature, "pd": line(c.pd), "ice": [line(v) for v in c.ice],
+            "xticks": xticks, "categorical": bool(c.labels),
+            "yticks": [{"y": py(t), "text": _fmt(t)} for t in _ticks(ylo, yhi)],
+            "width": WIDTH, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
+            "bottom": HEIGHT - BOTTOM, "top": TOP,
+        })
+    return plots
+
+
 def _heat(t: float) -> str:
     """White to deep purple for ``t`` in [0, 1]."""
     t = min(1.0, max(0.0, t)) ** 0.6
@@ -43,7 +91,7 @@ def _heat(t: float) -> str:
 
 
 def _heatmap(report: Report) -> dict[str, Any]:
-    sec = report.interactions
+    sec = _interactions(report)
     assert sec is not None
     feats = list(sec.features[:HEATMAP_FEATURES])
     n = len(feats)
@@ -91,7 +139,7 @@ def _dependence(report: Report) -> list[dict[str, Any]]:
     local = report.local
     if local is None:
         return []
-    sec = report.interactions
+    sec = _interactions(report)
     cats = dict(sec.categories) if sec is not None else {}
     partners = {f.feature: f.partner for f in sec.per_feature} if sec is not None else {}
     ranks = {r.feature: r.rank for r in report.importances
@@ -174,11 +222,12 @@ def _colours(local: Any, index: dict[str, int], partner: str | None,
 
 def context(report: Report) -> dict[str, Any] | None:
     """What ``report_interactions.html.j2`` draws; ``None`` when there is nothing to draw."""
-    sec = report.interactions
+    sec = _interactions(report)
     dependence = _dependence(report)
-    if sec is None and not dependence:
+    pd_plots = _pd_plots(report)
+    if sec is None and not dependence and not pd_plots:
         return None
-    out: dict[str, Any] = {"section": sec, "dependence": dependence,
+    out: dict[str, Any] = {"section": sec, "dependence": dependence, "pd": pd_plots,
                            "category_colours": CATEGORY_COLOURS}  # fmt: skip
     if sec is not None:
         out["heatmap"] = _heatmap(report)
