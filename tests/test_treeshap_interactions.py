@@ -145,18 +145,13 @@ def test_summary_report_section_and_interaction_mass() -> None:
     summary = InteractionSummary(features, ("all",), 10, mean_abs, np.array([0]),
                                  mean_abs[None], {"c": ("x", "y")})  # fmt: skip
     assert np.allclose(summary.mass()[:, 0], [1 / 3, 1.25 / 1.75, 0.25 / 3.25])
-    sec = from_summary("treeshap.interactions", "mean_abs_main_effect:log_odds", summary)
+    sec = from_summary("treeshap.interactions", "mean_abs_shap:log_odds", summary)
     assert [(p.feature_a, p.feature_b) for p in sec.pairs] == [("a", "b"), ("b", "c")]
     assert sec.pairs[0].share == pytest.approx(2.0 / 8.0)
     by_name = {f.feature: f for f in sec.per_feature}
     assert by_name["b"].partner == "a" and by_name["b"].mass == pytest.approx(1.25 / 1.75)
     assert by_name["c"].main_effect == 3.0 and by_name["a"].interaction == 1.0
     assert sec.categories == {"c": ("x", "y")}
-    global_table = InteractionAttribution(
-        method="m", unit="u", features=features, outputs=("all",), values=np.zeros((1, 3, 1)),
-        base_values=np.zeros((1, 1)), data=np.zeros((1, 3)), interactions=summary,
-    ).to_global()
-    assert np.allclose(global_table.column(), [2.0, 0.5, 3.0])  # the main effects
 
 
 @pytest.mark.parametrize("kind", ["multiclass"])

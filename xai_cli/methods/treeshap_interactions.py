@@ -12,10 +12,12 @@ memory (:data:`CHUNK_BYTES`): each chunk adds to the mean |interaction| matrix a
 rows of a seeded sample (:data:`SAMPLE_ROWS` by default); only the SHAP values (row sums) are
 kept for every row. Peak memory therefore does not grow with rows beyond the SHAP values.
 
-The global table is the mean |main effect| (the diagonal): the part of each feature's SHAP value
-that does not come from interactions. Next to ``treeshap``'s mean |SHAP| it shows how much of a
-feature's importance is interaction, one measured reason why gain, SHAP and permutation rank
-features differently. Where the kernels cannot run, XGBoost's ``pred_interactions`` or shap's
+The global table is the mean |SHAP| of the row sums, the same measure as ``treeshap`` (so the
+engine's additivity check and bootstrap rank intervals, which read the per-row values, describe
+the table). What is new is in the report's ``effects.interactions`` section: per feature the
+split of its mean |attribution| into main effect and interactions (the *interaction mass*), one
+measured reason why gain, SHAP and permutation rank features differently. Where the kernels
+cannot run, XGBoost's ``pred_interactions`` or shap's
 ``shap_interaction_values`` compute the values and the provenance says why.
 """
 
@@ -41,7 +43,7 @@ from xai_cli.methods.tables import tableshap
 from xai_cli.methods.treeshap import FAST_LIBRARY, LIBRARY, N_JOBS_DESCRIPTION, TreeShap
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import UnsupportedForest
-from xai_cli.results import POOLED, ImportanceTable, LocalAttribution
+from xai_cli.results import LocalAttribution
 
 SAMPLE_ROWS = 100
 """Per-row interaction matrices kept (a seeded sample), by default."""
@@ -101,25 +103,9 @@ class InteractionSummary:
 @dataclass(frozen=True)
 class InteractionAttribution(LocalAttribution):
     """The rows' SHAP values (the interaction matrices' row sums, so additivity is checked as for
-    ``treeshap``) with the :class:`InteractionSummary`; the global table is the main effect."""
+    ``treeshap``) with the :class:`InteractionSummary` of the matrices."""
 
     interactions: InteractionSummary | None = None
-
-    def to_global(self) -> ImportanceTable:
-        """Mean |main effect| (the diagonal) per output; several outputs add a pooled column
-        (the sum over outputs, as :meth:`LocalAttribution.to_global` pools)."""
-        assert self.interactions is not None
-        per_output = np.einsum("iik->ik", self.interactions.mean_abs)
-        if len(self.outputs) == 1:
-            values, outputs = per_output, (POOLED,)
-        else:
-            values = np.hstack([per_output.sum(axis=1, keepdims=True), per_output])
-            outputs = (POOLED, *self.outputs)
-        return ImportanceTable(
-            method=self.method, unit=self.unit, features=self.features, outputs=outputs,
-            values=values,
-            params={"aggregation": "mean_abs_main_effect", "rows": int(self.values.shape[0])},
-        )
 
 
 # ----- xai's kernels -----------------------------------------------------------------------------
@@ -256,7 +242,7 @@ def category_labels(X: pd.DataFrame) -> dict[str, tuple[str, ...]]:
 
 @dataclass(frozen=True)
 class TreeShapInteractions:
-    """Exact path-dependent SHAP interaction values; global value = mean |main effect|."""
+    """Exact path-dependent SHAP interaction values; global value = mean |SHAP| (row sums)."""
 
     name: str = "treeshap.interactions"
     library: str = "native"
@@ -264,7 +250,7 @@ class TreeShapInteractions:
     uses_rows: bool = True
     description: str = (
         "exact path-dependent SHAP interaction values (xai kernels), top pairs and interaction "
-        "mass; global = mean |main effect|"
+        "mass; global = mean |SHAP|"
     )
     params: ClassVar[type[InteractionParams]] = InteractionParams
     in_auto: ClassVar[bool] = False
@@ -314,7 +300,7 @@ class TreeShapInteractions:
         )
         return InteractionAttribution(
             method=self.name,
-            unit=f"mean_abs_main_effect:{a.raw_space}",
+            unit=f"mean_abs_shap:{a.raw_space}",
             features=a.feature_names,
             outputs=a.outputs,
             values=values,
