@@ -255,7 +255,8 @@ class TreeShapInteractions:
     params: ClassVar[type[InteractionParams]] = InteractionParams
     in_auto: ClassVar[bool] = False
     """Not in ``auto``: per leaf it costs ``d(d+1)/2`` look-ups where ``treeshap`` costs ``d``
-    (about 3-4x its time at depth 6), and a matrix of features^2 x outputs per row."""
+    (measured about 5x its time at depth 6: 1.7 s against 0.3 s for 1,000 rows of the benchmark's
+    500 trees), and a matrix of features^2 x outputs per row."""
     row_wise: ClassVar[bool] = False
     """It streams over chunks of the rows itself; the summary is not a per-row value."""
     distributes: ClassVar[bool] = False
