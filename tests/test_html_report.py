@@ -322,7 +322,7 @@ def interactions_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
     frame = pd.DataFrame(rng.normal(size=(1000, 11)), columns=[f"x{i}" for i in range(11)])
     frame["colour"] = pd.Categorical(rng.choice([SCRIPT, "blue", QUOTED], 1000))
     target = ((frame.x0 * frame.x1 > 0) | (frame.colour == "blue")).astype(int)
-    model = xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True)
+    model = xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True, n_jobs=1)
     folder = tmp_path_factory.mktemp("interactions")
     joblib.dump(model.fit(frame, target), folder / "model.joblib")
     frame.assign(y=target).to_csv(folder / "data.csv", index=False)

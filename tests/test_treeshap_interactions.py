@@ -39,13 +39,13 @@ def models() -> dict[str, tuple[Any, pd.DataFrame]]:
     out = {}
     X = _frame(0)
     y = ((X.f0 * X.f1 > 0) ^ (X.f2 > 0.5)).astype(int)
-    out["binary"] = (xgb.XGBClassifier(n_estimators=25, max_depth=4).fit(X, y), X)
+    out["binary"] = (xgb.XGBClassifier(n_estimators=25, max_depth=4, n_jobs=1).fit(X, y), X)
     X = _frame(1)
     y = np.digitize(X.f0 + X.f1 * X.f2, [-0.5, 0.5])
-    out["multiclass"] = (xgb.XGBClassifier(n_estimators=12, max_depth=3).fit(X, y), X)
+    out["multiclass"] = (xgb.XGBClassifier(n_estimators=12, max_depth=3, n_jobs=1).fit(X, y), X)
     X = _frame(2, categorical=True)
     y = ((X.colour == "red") & (X.f0 > 0) | (X.f1 * X.f4 > 0.3)).astype(int)
-    model = xgb.XGBClassifier(n_estimators=20, max_depth=4, enable_categorical=True,
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=4, enable_categorical=True, n_jobs=1,
                               tree_method="hist", max_cat_to_onehot=1)  # fmt: skip
     out["categorical"] = (model.fit(X, y), X)
     return out
@@ -180,7 +180,7 @@ def test_other_families_equal_shaps_interaction_values(family: str) -> None:
     if family == "lightgbm":
         import lightgbm as lgb
 
-        model: Any = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, min_child_samples=5,
+        model: Any = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, min_child_samples=5, n_jobs=1,
                                        verbose=-1)  # fmt: skip
     elif family == "catboost":
         import catboost as cb
