@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
@@ -145,6 +144,8 @@ def section(result: ExplainResult) -> EffectsSection | None:
 
 
 def _pd_section(table: object) -> PartialDependenceSection:
+    import numpy as np
+
     from xai_cli.methods.partial_dependence import PartialDependenceTable
     from xai_cli.report import _num
 
@@ -168,6 +169,8 @@ def _pd_section(table: object) -> PartialDependenceSection:
 
 def from_summary(method: str, unit: str, s: InteractionSummary) -> InteractionsSection:
     """Round and trim a run's summary into the report section."""
+    import numpy as np
+
     from xai_cli.report import _matrix, _num
 
     pooled = s.pooled()
