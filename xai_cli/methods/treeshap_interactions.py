@@ -185,16 +185,26 @@ def _native(
     def compute_shap(X: pd.DataFrame) -> np.ndarray:
         values = np.asarray(explainer.shap_interaction_values(adapter.prepare(X)), dtype=float)
         if values.ndim == 3:
-            return values[:, :, :, None]
-        if values.shape[0] != len(X):  # a list per class
+            values = values[:, :, :, None]
+        elif values.shape[0] != len(X):  # a list per class
             values = np.moveaxis(values, 0, -1)
         if adapter.task == "binary" and values.shape[-1] == 2:
             values = values[..., 1:2]
+        if values.shape[-1] != len(adapter.outputs):  # seen: a multiclass LightGBM Booster
+            raise ValueError(
+                f"shap's interaction values have {values.shape[-1]} output(s), the model has "
+                f"{len(adapter.outputs)}; use engine=auto (xai's kernels)"
+            )
         return values
 
     base = np.atleast_1d(np.asarray(explainer.expected_value, dtype=float))
     if adapter.task == "binary" and len(base) == 2:
         base = base[1:2]
+    if len(base) != len(adapter.outputs):
+        raise ValueError(
+            f"shap's TreeExplainer sees {len(base)} output(s), the model has "
+            f"{len(adapter.outputs)}; use engine=auto (xai's kernels)"
+        )
     return compute_shap, base
 
 
