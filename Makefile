@@ -55,7 +55,9 @@ lint: $(STAMP)
 # against each library's own and shap, write benchmarks/results/latest.md; peak memory streamed vs
 # in memory (streaming.md); what the time estimate costs against the run (estimate.md); how fast
 # `xai --version`, `--help` and `xai methods` start, against `import typer` and loading the model
-# alone (startup.md); HistGradientBoosting TreeSHAP against shap (hgb.md). QUICK=1: small sizes, fewer runs.
+# alone (startup.md); HistGradientBoosting TreeSHAP against shap (hgb.md); treeshap.interactions
+# against XGBoost's pred_interactions and shap's shap_interaction_values, with peak memory per row
+# count (interactions.md). QUICK=1: small sizes, fewer runs.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
@@ -63,6 +65,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
 	$(BIN)/python -m benchmarks.hgb $(if $(QUICK),--quick,)
+	$(BIN)/python -m benchmarks.interactions $(if $(QUICK),--quick --out benchmarks/results/interactions-quick.md,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -309,3 +309,65 @@ def test_very_wide_models_keep_per_row_values_of_the_top_features_only(tmp_path:
     assert len(local.values[0]) == len(local.features) == len(local.data[0])
     page = html_report.render(report)
     assert f"top {html_report.BEESWARM_FEATURES} of {n_features} features" in page
+
+
+@pytest.fixture(scope="module")
+def interactions_doc(tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """XGBoost with a categorical feature with hostile labels, 1,000 rows and 12 features, run
+    with ``treeshap.interactions`` (the heatmap, pairs and ten dependence plots of 1,000 dots)
+    and ``partial_dependence`` (ten plots of partial dependence and ICE lines)."""
+    import xgboost as xgb
+
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.normal(size=(1000, 11)), columns=[f"x{i}" for i in range(11)])
+    frame["colour"] = pd.Categorical(rng.choice([SCRIPT, "blue", QUOTED], 1000))
+    target = ((frame.x0 * frame.x1 > 0) | (frame.colour == "blue")).astype(int)
+    model = xgb.XGBClassifier(n_estimators=15, max_depth=4, enable_categorical=True, n_jobs=1)
+    folder = tmp_path_factory.mktemp("interactions")
+    joblib.dump(model.fit(frame, target), folder / "model.joblib")
+    frame.assign(y=target).to_csv(folder / "data.csv", index=False)
+    methods = ("treeshap", "treeshap.interactions", "partial_dependence")
+    request = ExplainRequest(str(folder / "model.joblib"), str(folder / "data.csv"), target="y",
+                             methods=methods)  # fmt: skip
+    return Report.from_result(explain(request))
+
+
+@pytest.mark.browser
+def test_interactions_and_dependence_plots_in_chromium(
+    browser: Any, interactions_doc: Report, tmp_path: Path
+) -> None:
+    (path,) = write_reports(interactions_doc, tmp_path, ("html",))
+    assert path.stat().st_size <= 2 * 2**20  # the size budget: 10 plots x 1,000 dots
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    assert errors == []
+    assert all(u == path.resolve().as_uri() or u.startswith("data:") for u in requests), requests
+    assert page.locator("script").count() == 0
+    assert interactions_doc.effects is not None
+    section = interactions_doc.effects.interactions
+    assert section is not None
+    assert page.locator("#interaction-heatmap rect").count() == len(section.features) ** 2
+    strongest = section.pairs[0]
+    assert {strongest.feature_a, strongest.feature_b} == {"x0", "x1"}  # the planted pair
+    first_row = page.locator("#interaction-pairs tbody tr").first.inner_text()
+    assert "x0 × x1" in first_row
+    assert page.locator("#interaction-mass tbody tr").count() >= 10
+    plots = page.locator("svg.dependence")
+    assert plots.count() == 10
+    assert page.locator("svg.dependence circle").count() >= 9_000
+    box = plots.first.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 100
+    text = page.inner_text("#dependence")
+    assert SCRIPT in text and QUOTED in text  # category labels as text, not markup
+    assert _png_colours(plots.first.screenshot()) > 5
+    effects = interactions_doc.effects.partial_dependence
+    assert effects is not None and len(effects.curves) == 10
+    assert page.locator("svg.pdplot").count() == 10
+    assert page.locator("svg.pdplot polyline.ice").count() >= 10 * 50  # 50 ICE lines each
+    assert SCRIPT in (page.locator("#partial-dependence").text_content() or "")  # a label, as text
+    page.close()

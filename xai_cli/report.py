@@ -31,6 +31,7 @@ from pydantic import (
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
+from xai_cli.report_interactions import EffectsSection
 from xai_cli.report_rows import CategoryEntry, ModelMetrics, RowsSection
 
 if TYPE_CHECKING:
@@ -265,6 +266,9 @@ class Report(_Entry):
     """The labels behind categorical features' codes in ``local.data``."""
     rows: RowsSection | None = None
     """Rows chosen with ``--rows``/``--where``: every local method's attributions side by side."""
+    effects: EffectsSection | None = None
+    """Interaction values, top pairs and interaction mass (``treeshap.interactions``), partial
+    dependence and ICE curves (``partial_dependence``); absent when neither ran."""
 
     @field_validator("schema_version")
     @classmethod
@@ -283,6 +287,8 @@ class Report(_Entry):
                 data.pop(key, None)
         if not self.categories:
             data.pop("categories", None)
+        if self.effects is None:  # only runs with treeshap.interactions or partial_dependence
+            data.pop("effects", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -314,6 +320,8 @@ class Report(_Entry):
     def from_result(cls, result: ExplainResult) -> Report:
         """The report of a run (numbers rounded once, here)."""
         from dataclasses import asdict
+
+        from xai_cli.report_interactions import section as effects_section
 
         prov = result.provenance
         comparison = result.comparison
@@ -397,6 +405,7 @@ class Report(_Entry):
             metrics=result.metrics,
             categories=result.categories,
             rows=result.rows,
+            effects=effects_section(result),
         )
 
     @classmethod

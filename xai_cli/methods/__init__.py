@@ -17,9 +17,11 @@ from xai_cli.methods import (
     native_catboost,
     native_lightgbm,
     native_xgboost,
+    partial_dependence,
     permutation,
     sklearn_impurity,
     treeshap,
+    treeshap_interactions,
     treeshap_interventional,
 )
 from xai_cli.methods.base import ExplainContext, Explainer, Support, check_declared
@@ -33,6 +35,8 @@ _MODULES = (
     sklearn_impurity,
     permutation,
     treeshap_interventional,
+    treeshap_interactions,
+    partial_dependence,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import markupsafe
 
+from xai_cli.reports import interactions_html
 from xai_cli.reports.jinja import ENV
 from xai_cli.reports.rows_html import metrics_view, rows_view
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
@@ -401,5 +402,6 @@ def render(report: Report) -> str:
         "fmt": _fmt,
         "rows_view": rows_view(report),
         "metrics_view": metrics_view(report),
+        "interactions": interactions_html.context(report),
     }
     return ENV.get_template("report.html.j2").render(**context)
