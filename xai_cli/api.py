@@ -108,6 +108,7 @@ def explain(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int | None = None,
     feature_names: Sequence[str] | None = None,
+    level: str = "raw",
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """Explain a fitted ``model`` on ``X`` with every method that applies, and compare them.
@@ -117,8 +118,10 @@ def explain(
     ``y``: labels (array or Series, one per row) or the name of a column of ``X``; methods that need
     labels (permutation) are skipped without it. ``max_rows``: a seeded sample (stratified for
     classifiers), ``None`` for every row. ``params``: per-method parameters, e.g.
-    ``{"permutation": {"n_repeats": 10}}``. Raises :class:`xai_cli.errors.XaiError` on bad input;
-    a method that fails is recorded in the result, never lost with the others.
+    ``{"permutation": {"n_repeats": 10}}``. ``level``: a scikit-learn Pipeline's results on its
+    raw input columns (``"raw"``, encoded features' values summed per column) or on the encoded
+    features its final estimator sees (``"encoded"``). Raises :class:`xai_cli.errors.XaiError`
+    on bad input; a method that fails is recorded in the result, never lost with the others.
     """
     from xai_cli.load.models import LoadedModel
     from xai_cli.load.rows import rows_from_frame
@@ -139,6 +142,7 @@ def explain(
         drop=tuple(drop),
         params=dict(params or {}),
         n_jobs=n_jobs,
+        level=level,
     )
     X_model, y_raw, notes = rows_from_frame(frame, adapter, request)
     loaded = LoadedModel(
@@ -165,6 +169,7 @@ def explain_files(
     params: Mapping[str, Mapping[str, Any]] | None = None,
     n_jobs: int | None = None,
     trust_model: bool = False,
+    level: str = "raw",
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """:func:`explain` from files: a model file (loaded safely unless ``trust_model``) and a CSV or
@@ -181,6 +186,7 @@ def explain_files(
         drop=tuple(drop),
         params=dict(params or {}),
         n_jobs=n_jobs,
+        level=level,
     )
     return explain_request(request, progress)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from xai_cli.errors import MethodError, ParamError
 from xai_cli.methods import (
+    linear,
     native_catboost,
     native_lightgbm,
     native_xgboost,
@@ -31,6 +32,7 @@ _MODULES = (
     native_lightgbm,
     native_catboost,
     sklearn_impurity,
+    linear,
     permutation,
     treeshap_interventional,
 )

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from xai_cli.errors import DataError, UnsupportedModelError, describe
+
+if TYPE_CHECKING:
+    from xai_cli.model.pipeline import PipelineView
 
 Family = Literal["xgboost", "lightgbm", "catboost", "sklearn_tree", "sklearn"]
 Task = Literal["regression", "binary", "multiclass"]
@@ -36,6 +39,56 @@ SKLEARN_TREE_CLASSES = frozenset(
         "GradientBoostingRegressor",
     }
 )
+
+LINEAR_CLASSES = frozenset(
+    {
+        "LogisticRegression",
+        "LogisticRegressionCV",
+        "LinearRegression",
+        "Ridge",
+        "RidgeCV",
+        "RidgeClassifier",
+        "RidgeClassifierCV",
+        "Lasso",
+        "LassoCV",
+        "LassoLars",
+        "LassoLarsCV",
+        "LassoLarsIC",
+        "Lars",
+        "LarsCV",
+        "ElasticNet",
+        "ElasticNetCV",
+        "OrthogonalMatchingPursuit",
+        "BayesianRidge",
+        "ARDRegression",
+        "HuberRegressor",
+        "QuantileRegressor",
+        "TheilSenRegressor",
+        "SGDClassifier",
+        "SGDRegressor",
+        "Perceptron",
+        "PassiveAggressiveClassifier",
+        "PassiveAggressiveRegressor",
+        "LinearSVC",
+        "LinearSVR",
+        "SVC",
+        "SVR",
+        "NuSVC",
+        "NuSVR",
+    }
+)
+"""scikit-learn models whose raw output (``decision_function`` or ``predict``) is ``X @ coef_ +
+intercept_`` (SVMs only with ``kernel="linear"``: see :func:`is_linear_model`)."""
+
+
+def is_linear_model(model: Any) -> bool:
+    """Whether a fitted scikit-learn model's raw output is linear in its inputs."""
+    name = type(model).__name__
+    if name not in LINEAR_CLASSES or type(model).__module__.split(".")[0] != "sklearn":
+        return False
+    if name in ("SVC", "SVR", "NuSVC", "NuSVR") and getattr(model, "kernel", "") != "linear":
+        return False
+    return hasattr(model, "coef_")
 
 
 @dataclass(frozen=True)
@@ -61,6 +114,15 @@ class ModelAdapter:
     objective: str = ""
     feature_names_known: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    pipeline: PipelineView | None = None
+    """For a scikit-learn Pipeline whose encoded features trace back to its raw columns: the
+    preprocessing, the final estimator's adapter and the encoded -> raw map
+    (:mod:`xai_cli.model.pipeline`); methods with a fast path run through it."""
+    encoded_by_model: tuple[str, ...] = ()
+    """Raw columns the model encodes itself (a pipeline's text columns): passed as read."""
+    native_names: tuple[str, ...] | None = None
+    """The model's own feature names when the data's differ only by the library's sanitising
+    (LightGBM turns spaces into ``_``); ``feature_names`` are then the data's names."""
 
     # ----- labels -----------------------------------------------------------------------------
     @property
@@ -77,8 +139,17 @@ class ModelAdapter:
         return self.task in ("binary", "multiclass")
 
     @property
+    def is_linear(self) -> bool:
+        """Whether the raw output is ``X @ coef_ + intercept_`` (:func:`is_linear_model`)."""
+        return self.family == "sklearn" and is_linear_model(self.native)
+
+    @property
     def raw_space(self) -> str:
         """The space the raw output is in, used in SHAP units (``mean_abs_shap:<space>``)."""
+        if self.is_linear and self.is_classifier:
+            if self.model_class.startswith("LogisticRegression"):
+                return "log_odds" if self.task == "binary" else "raw_class_score"
+            return "decision_function"
         if self.model_class == "GradientBoostingClassifier":
             return "log_odds" if self.task == "binary" else "raw_class_score"
         if self.family in ("sklearn_tree", "sklearn"):
@@ -103,6 +174,8 @@ class ModelAdapter:
         bad: list[str] = []
         for name in self.feature_names:
             col = X[name]
+            if name in self.encoded_by_model:
+                continue  # the model encodes this column itself: passed as read
             if name in self.categorical_features:
                 if self.family == "catboost":
                     X[name] = col.astype(object).where(col.notna(), CATBOOST_MISSING_CATEGORY)
@@ -124,6 +197,8 @@ class ModelAdapter:
     def prepare(self, X: pd.DataFrame) -> Any:
         """The input object the library predicts on: a DMatrix, a Pool, a frame or an array."""
         X = self.typed_frame(X)
+        if self.native_names is not None:
+            X.columns = list(self.native_names)
         if self.family == "xgboost":
             import xgboost as xgb
 
@@ -148,8 +223,10 @@ class ModelAdapter:
             out = self.native.predict(data, raw_score=True, num_iteration=self.n_iterations)
         elif self.family == "catboost":
             out = self.native.predict(data, prediction_type="RawFormulaVal")
-        elif self.model_class == "GradientBoostingClassifier":
-            out = self.native.decision_function(data)  # what its trees (and TreeSHAP) add up to
+        elif self.model_class == "GradientBoostingClassifier" or (
+            self.is_linear and self.is_classifier
+        ):
+            out = self.native.decision_function(data)  # what its trees (or coefficients) add up to
         elif self.is_classifier:
             out = self.native.predict_proba(data)
             out = out[:, 1] if self.task == "binary" else out
@@ -161,9 +238,11 @@ class ModelAdapter:
         """What a metric scores: class probabilities (rows, classes) or regression values."""
         if self.family in ("sklearn_tree", "sklearn"):
             data = self.prepare(X)
-            return np.asarray(
-                self.native.predict_proba(data) if self.is_classifier else self.native.predict(data)
-            )
+            if not self.is_classifier:
+                return np.asarray(self.native.predict(data))
+            if hasattr(self.native, "predict_proba"):
+                return np.asarray(self.native.predict_proba(data))
+            return _scores_from_decision(np.asarray(self.native.decision_function(data)))
         if self.family == "catboost":
             kind = "Probability" if self.is_classifier else None
             data = self.prepare(X)
@@ -188,6 +267,16 @@ class ModelAdapter:
             self.native.predict(self.prepare(X), iteration_range=(0, self.n_iterations or 0)),
             dtype=float,
         )
+
+
+def _scores_from_decision(decision: np.ndarray) -> np.ndarray:
+    """Class scores from a decision function (a model without ``predict_proba``, e.g. LinearSVC):
+    sigmoid / softmax, monotone in the decision, which is what ranking metrics (ROC AUC) read."""
+    if decision.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-decision))
+        return np.column_stack([1.0 - p, p])
+    z = np.exp(decision - decision.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 # ----- recognition ------------------------------------------------------------------------------
@@ -330,12 +419,10 @@ def _sklearn(model: Any) -> ModelAdapter:
     notes: list[str] = []
     name = type(model).__name__
     family: Family = "sklearn_tree" if name in SKLEARN_TREE_CLASSES else "sklearn"
+    view, encoded_by_model = None, ()
     if name == "Pipeline":
-        notes.append(
-            "the model is a scikit-learn Pipeline: it is explained as a black box over its input "
-            "columns (model-agnostic methods only); explaining through its preprocessing is not "
-            "supported yet"
-        )
+        view, encoded_by_model, note = _pipeline_parts(model, feature_names)
+        notes.append(note)
     if is_classifier(model):
         n_classes = len(model.classes_)
         task: Task = "binary" if n_classes == 2 else "multiclass"
@@ -353,6 +440,29 @@ def _sklearn(model: Any) -> ModelAdapter:
         class_labels=labels,
         feature_names_known=names is not None,
         notes=tuple(notes),
+        pipeline=view,
+        encoded_by_model=encoded_by_model,
+    )
+
+
+def _pipeline_parts(
+    model: Any, raw: tuple[str, ...]
+) -> tuple[PipelineView | None, tuple[str, ...], str]:
+    """A pipeline's view (or ``None``), the raw columns it encodes itself, and a one-line note."""
+    from xai_cli.model.pipeline import NoMapping, model_encoded_columns, pipeline_view
+
+    encoded_by_model = model_encoded_columns(model, raw)
+    final = type(model.steps[-1][1]).__name__
+    try:
+        view = pipeline_view(model, raw)
+    except NoMapping as exc:
+        return None, encoded_by_model, (
+            f"scikit-learn Pipeline ending in {final}: the encoded features cannot be traced to "
+            f"raw columns ({exc}); explained on its raw columns by model-agnostic methods only"
+        )
+    return view, encoded_by_model, (
+        f"scikit-learn Pipeline ending in {final}, fed the raw columns; {view.describe()}: "
+        "fast-path methods run on the encoded matrix and are summed to raw columns"
     )
 
 

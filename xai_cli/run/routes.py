@@ -1,0 +1,86 @@
+"""Where each method runs on a pipeline: on the raw columns, or on the encoded matrix and summed.
+
+A scikit-learn Pipeline with a traceable encoded -> raw map (:mod:`xai_cli.model.pipeline`) is
+explained in two spaces. A method that applies to the whole pipeline (model-agnostic ones:
+permutation) runs on the raw columns through the pipeline. A method that applies only to the final
+estimator (TreeSHAP, native importances, linear SHAP) runs on the encoded matrix through that
+estimator's fast path, and its per-row values (or global importances) are summed over each raw
+column's encoded features here, in one place, for every such method; additivity is then checked
+on the summed values against the final estimator's own output. ``level="encoded"`` runs every
+method on the encoded matrix and keeps the encoded features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from xai_cli.methods.base import Explainer, Support
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.pipeline import PipelineView
+from xai_cli.run.runner import Compute, Computed
+
+Route = Literal["raw", "encoded"]
+
+
+def route(explainer: Explainer, adapter: ModelAdapter, level: str) -> tuple[Support, Route]:
+    """Whether ``explainer`` can run on ``adapter``'s model, and in which space.
+
+    Without a pipeline view every method runs on the model as it is. With one, at the raw level a
+    method that takes the whole pipeline runs on the raw columns, else one that takes the final
+    estimator runs on the encoded matrix; at the encoded level every method takes the final
+    estimator. Never raises.
+    """
+    view = adapter.pipeline
+    if view is None:
+        return explainer.supports(adapter), "raw"
+    if level == "encoded":
+        return explainer.supports(view.final), "encoded"
+    direct = explainer.supports(adapter)
+    if direct.ok:
+        return direct, "raw"
+    inner = explainer.supports(view.final)
+    if inner.ok:
+        return inner, "encoded"
+    return Support(False, f"{inner.reason} (the pipeline's final estimator)"), "raw"
+
+
+@dataclass(frozen=True, eq=False)
+class EncodedRows:
+    """A pipeline run's rows in both spaces: the raw rows and the same rows encoded once."""
+
+    view: PipelineView
+    X: pd.DataFrame
+    level: str
+
+    @property
+    def regroups(self) -> bool:
+        """Whether encoded results are summed to raw columns (the raw level)."""
+        return self.level == "raw"
+
+
+def encoded_rows(adapter: ModelAdapter, X: pd.DataFrame, level: str) -> EncodedRows | None:
+    """The encoded rows of a pipeline run (``None`` for a model without a pipeline view)."""
+    if adapter.pipeline is None:
+        return None
+    return EncodedRows(adapter.pipeline, adapter.pipeline.encode(adapter.typed_frame(X)), level)
+
+
+def regrouped(compute: Compute, rows: EncodedRows, X_raw: pd.DataFrame) -> Compute:
+    """``compute`` (run on the encoded matrix) with its results summed to raw columns."""
+
+    def run() -> Computed:
+        done = compute()
+        if done.local is not None:
+            local = rows.view.regroup_local(done.local, X_raw)
+            return Computed(local.to_global(), local, done.library, local.notes, done.check)
+        note = (
+            f"computed on the encoded matrix by the final estimator and summed to raw columns: "
+            f"{rows.view.describe()}"
+        )
+        table = rows.view.regroup_table(done.table)
+        return Computed(table, None, done.library, (*done.notes, note), done.check)
+
+    return run
