@@ -14,6 +14,7 @@ from typing import Any
 
 from xai_cli.errors import MethodError, ParamError
 from xai_cli.methods import (
+    ensemble,
     linear,
     native_catboost,
     native_lightgbm,
@@ -33,6 +34,7 @@ _MODULES = (
     native_catboost,
     sklearn_impurity,
     linear,
+    ensemble,
     permutation,
     treeshap_interventional,
 )
