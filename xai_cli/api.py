@@ -126,10 +126,12 @@ def explain(
     from xai_cli.load.models import LoadedModel
     from xai_cli.load.rows import rows_from_frame
     from xai_cli.model.adapter import adapt
+    from xai_cli.model.names import align_names
     from xai_cli.run.engine import prepare_loaded, run_prepared
 
     adapter = adapt(model)
     frame, target = _with_target(_as_frame(X, feature_names, adapter), y)
+    adapter = align_names(adapter, frame.columns, (target or "", *drop))
     model_label = f"<{type(model).__name__} object>"
     request = ExplainRequest(  # checks every option and parameter before any work
         model_path=model_label,

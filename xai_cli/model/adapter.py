@@ -381,6 +381,8 @@ def _catboost(model: Any) -> ModelAdapter:
     loss = str(model.get_all_params().get("loss_function", "RMSE")).split(":")[0]
     names = tuple(model.feature_names_)
     categorical = tuple(names[i] for i in model.get_cat_feature_indices())
+    # CatBoost names the columns of an unnamed matrix "0", "1", ...: those are positions
+    positional = names == tuple(str(i) for i in range(len(names)))
     if loss in ("Logloss", "CrossEntropy"):
         task: Task = "binary"
         labels = _class_labels(model, 2)
@@ -400,6 +402,10 @@ def _catboost(model: Any) -> ModelAdapter:
         class_labels=labels,
         n_iterations=model.tree_count_,
         objective=loss,
+        feature_names_known=not positional,
+        notes=("the model has no feature names; columns are matched by position",)
+        if positional
+        else (),
     )
 
 

@@ -24,12 +24,14 @@ import pandas as pd
 from xai_cli import __version__
 from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import MethodError
+from xai_cli.load.data import data_columns
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
 from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter, adapt
+from xai_cli.model.names import align_names
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
     Additivity,
@@ -221,6 +223,8 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
         request.model_path, trust=request.trust_model, max_bytes=request.max_model_size
     )
     adapter = adapt(loaded.obj)
+    exclude = (request.target or "", *request.drop)
+    adapter = align_names(adapter, data_columns(request.data_path), exclude)
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes = load_rows(request, adapter)
     return prepare_loaded(request, loaded, adapter, X, y, data_path, data_sha, rows_total, notes)
