@@ -224,6 +224,18 @@ class PipelineView:
         out[self.group, np.arange(len(self.group))] = 1.0
         return out
 
+    def sum_groups(self, values: np.ndarray) -> np.ndarray:
+        """(rows x encoded x outputs) -> (rows x raw x outputs), each raw column the sum of its
+        encoded features (0 for a dropped column); one pass over the values (``reduceat`` over
+        the encoded features sorted by raw column), not a dense (raw x encoded) product."""
+        order = np.argsort(self.group, kind="stable")
+        ordered = self.group[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        out = np.zeros((values.shape[0], len(self.raw_features), values.shape[2]))
+        if len(order):
+            out[:, ordered[starts], :] = np.add.reduceat(values[:, order, :], starts, axis=1)
+        return out
+
     def describe(self) -> str:
         """One line: how many encoded features map to how many raw columns."""
         expanded = sum(1 for i in range(len(self.raw_features)) if (self.group == i).sum() > 1)
@@ -233,12 +245,11 @@ class PipelineView:
             f"{len(self.raw_features)} raw columns ({expanded} expanded, {dropped} dropped)"
         )
 
-    def regroup_local(self, local: LocalAttribution, X_raw: pd.DataFrame) -> LocalAttribution:
+    def regroup_local(self, local: LocalAttribution, data: np.ndarray) -> LocalAttribution:
         """Per-row attributions summed over each raw column's encoded features (additivity is
-        kept: the row sums do not change)."""
-        from xai_cli.methods.base import numeric_view
-
-        values = np.einsum("rek,ie->rik", local.values, self.membership())
+        kept: the row sums do not change). ``data``: the raw rows as numbers for plots
+        (:func:`xai_cli.methods.base.numeric_view`, computed once per run)."""
+        values = self.sum_groups(local.values)
         note = (
             f"computed on the encoded matrix by the final estimator "
             f"({self.final.model_class}) and summed to raw columns: {self.describe()}"
@@ -246,7 +257,7 @@ class PipelineView:
         return LocalAttribution(
             method=local.method, unit=local.unit, features=self.raw_features,
             outputs=local.outputs, values=values, base_values=local.base_values,
-            data=numeric_view(X_raw.loc[:, list(self.raw_features)]), library=local.library,
+            data=data, library=local.library,
             notes=(*local.notes, note),
         )  # fmt: skip
 

@@ -302,7 +302,7 @@ def _run_method(
         compute = in_memory(explainer, ctx)
     rows = prep.encoded_route(explainer)
     if rows is not None and rows.regroups:
-        compute = regrouped(compute, rows, prep.X)
+        compute = regrouped(compute, rows)
     outcome, check = run_method(explainer, chosen_by, ctx.adapter.family, compute)
     if check is not None or outcome.local is None:
         return outcome, check

@@ -13,11 +13,13 @@ method on the encoded matrix and keeps the encoded features.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
+import numpy as np
 import pandas as pd
 
-from xai_cli.methods.base import Explainer, Support
+from xai_cli.methods.base import Explainer, Support, numeric_view
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.pipeline import PipelineView
 from xai_cli.run.runner import Compute, Computed
@@ -54,6 +56,12 @@ class EncodedRows:
     view: PipelineView
     X: pd.DataFrame
     level: str
+    X_raw: pd.DataFrame
+
+    @cached_property
+    def raw_data(self) -> np.ndarray:
+        """The raw rows as numbers for plots (categories as codes), made once per run."""
+        return numeric_view(self.X_raw.loc[:, list(self.view.raw_features)])
 
     @property
     def regroups(self) -> bool:
@@ -65,16 +73,17 @@ def encoded_rows(adapter: ModelAdapter, X: pd.DataFrame, level: str) -> EncodedR
     """The encoded rows of a pipeline run (``None`` for a model without a pipeline view)."""
     if adapter.pipeline is None:
         return None
-    return EncodedRows(adapter.pipeline, adapter.pipeline.encode(adapter.typed_frame(X)), level)
+    encoded = adapter.pipeline.encode(adapter.typed_frame(X))
+    return EncodedRows(adapter.pipeline, encoded, level, X)
 
 
-def regrouped(compute: Compute, rows: EncodedRows, X_raw: pd.DataFrame) -> Compute:
+def regrouped(compute: Compute, rows: EncodedRows) -> Compute:
     """``compute`` (run on the encoded matrix) with its results summed to raw columns."""
 
     def run() -> Computed:
         done = compute()
         if done.local is not None:
-            local = rows.view.regroup_local(done.local, X_raw)
+            local = rows.view.regroup_local(done.local, rows.raw_data)
             return Computed(local.to_global(), local, done.library, local.notes, done.check)
         note = (
             f"computed on the encoded matrix by the final estimator and summed to raw columns: "
