@@ -318,3 +318,35 @@ def test_name_matching_is_one_to_one_only() -> None:
     # two columns sanitise to the same stored name: ambiguous, so nothing is matched
     assert match_names(["a_b"], ["a[b", "a<b"]) == {}
     assert match_names(["zzz"], ["mean radius"]) == {}
+
+
+def test_map_traces_drop_remainder_selectors_imputers_and_nested_pipelines() -> None:
+    from sklearn.feature_selection import VarianceThreshold
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+
+    X, y = _data(120)
+    X.loc[::7, "noise"] = np.nan
+    X["const"] = 1.0
+    pre = ColumnTransformer([
+        ("oh", OneHotEncoder(drop="first", sparse_output=False), ["city"]),
+        ("gone", "drop", ["color"]),
+        ("imp", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), ["noise"]),
+    ], remainder="passthrough")  # fmt: skip
+    pipe = Pipeline([("pre", pre), ("sel", VarianceThreshold()),
+                     ("m", LogisticRegression())]).fit(X, y)  # fmt: skip
+    view = adapt(pipe).pipeline
+    assert view is not None
+    raw = list(view.raw_features)
+    traced = [raw[g] for g in view.group]
+    # city: 3 levels, first dropped -> 2; noise + its missing indicator; remainder num, pas; the
+    # constant column is removed by the selector; color is dropped
+    assert traced == ["city", "city", "noise", "noise", "num", "pas"]
+    values = np.arange(6.0).reshape(1, 6, 1)
+    summed = view.sum_groups(values)[0, :, 0]
+    assert dict(zip(raw, summed, strict=True)) == {
+        "city": 1.0, "color": 0.0, "num": 4.0, "noise": 5.0, "pas": 5.0, "const": 0.0
+    }
+    r = xai.explain(pipe, X, y, methods="linear.shap")
+    assert r.local("linear.shap").values[:, raw.index("color"), :].max() == 0.0
+    assert r.result.comparison.additivity[0].ok

@@ -302,8 +302,9 @@ def pipeline_view(model: Any, raw_features: tuple[str, ...]) -> PipelineView:
 
 def model_encoded_columns(model: Any, raw_features: tuple[str, ...]) -> tuple[str, ...]:
     """The raw columns a pipeline encodes itself (xai passes them as read, never coerced):
-    the columns read by a transformer that takes text, or by one xai does not know; every
-    column when the first step is not a ColumnTransformer xai can read."""
+    the columns read by a transformer that takes text, or by one xai does not know, and the
+    columns it drops; every column when the first step is not a ColumnTransformer xai can
+    read."""
     from sklearn.compose import ColumnTransformer
 
     first = model.steps[0][1]
@@ -313,8 +314,6 @@ def model_encoded_columns(model: Any, raw_features: tuple[str, ...]) -> tuple[st
     inputs = getattr(first, "_transformer_to_input_indices", None) or {}
     out: set[int] = set()
     for name, transformer, _ in first.transformers_:
-        if _is_drop(transformer):
-            continue
         if _is_passthrough(transformer):
             continue
         leaf = transformer.steps[0][1] if hasattr(transformer, "steps") else transformer
