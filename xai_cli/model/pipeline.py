@@ -226,14 +226,13 @@ class PipelineView:
 
     def sum_groups(self, values: np.ndarray) -> np.ndarray:
         """(rows x encoded x outputs) -> (rows x raw x outputs), each raw column the sum of its
-        encoded features (0 for a dropped column); one pass over the values (``reduceat`` over
-        the encoded features sorted by raw column), not a dense (raw x encoded) product."""
-        order = np.argsort(self.group, kind="stable")
-        ordered = self.group[order]
-        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-        out = np.zeros((values.shape[0], len(self.raw_features), values.shape[2]))
-        if len(order):
-            out[:, ordered[starts], :] = np.add.reduceat(values[:, order, :], starts, axis=1)
+        encoded features (0 for a dropped column): one matrix product per output with the 0/1
+        (encoded x raw) membership, which BLAS does far faster than a strided reduction."""
+        rows, _, outputs = values.shape
+        member = np.ascontiguousarray(self.membership().T)  # encoded x raw
+        out = np.empty((rows, len(self.raw_features), outputs))
+        for k in range(outputs):
+            out[:, :, k] = values[:, :, k] @ member
         return out
 
     def describe(self) -> str:
