@@ -350,3 +350,30 @@ def test_map_traces_drop_remainder_selectors_imputers_and_nested_pipelines() -> 
     r = xai.explain(pipe, X, y, methods="linear.shap")
     assert r.local("linear.shap").values[:, raw.index("color"), :].max() == 0.0
     assert r.result.comparison.additivity[0].ok
+
+
+def test_cli_level_methods_listing_and_stability_probe(fitted: dict, tmp_path: Path, xai) -> None:
+    import json
+
+    from xai_cli.audit.probes import stability
+
+    pipe = fitted["logistic"][0]
+    X, y = _data(150)
+    model, data = tmp_path / "pipe.joblib", tmp_path / "raw.csv"
+    joblib.dump(pipe, model)
+    X.assign(label=y).to_csv(data, index=False)
+    run = xai("explain", str(model), str(data), "--target", "label", "--level", "encoded",
+              "-m", "linear.shap", "--out", str(tmp_path / "o"), "--format", "json",
+              "--output-format", "none", "--no-estimate")  # fmt: skip
+    assert run.code == 0, run.stderr
+    doc = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert "onehot__city_north" in json.dumps(doc) and doc["methods"][0]["status"] == "ok"
+    bad = xai("explain", str(model), str(data), "--level", "columns", "--out", str(tmp_path / "b"))
+    assert bad.code == 2 and "unknown level 'columns'" in bad.stderr
+    listed = xai("methods", str(model), "--output-format", "json")
+    spaces = {m["method"]: m["space"] for m in json.loads(listed.stdout)["methods"]}
+    assert spaces["linear.shap"] == "encoded" and spaces["permutation"] == "raw"
+    assert spaces["treeshap"] is None
+    adapter = adapt(pipe)
+    probe = stability(adapter, X, y.to_numpy(), REGISTRY["linear.shap"], resamples=2)
+    assert [f.feature for f in probe.features] == RAW

@@ -12,16 +12,17 @@ method on the encoded matrix and keeps the encoded features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from xai_cli.methods.base import Explainer, Support, numeric_view
+from xai_cli.methods.base import ExplainContext, Explainer, Support, numeric_view
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.pipeline import PipelineView
+from xai_cli.results import ImportanceTable, LocalAttribution
 from xai_cli.run.runner import Compute, Computed
 
 Route = Literal["raw", "encoded"]
@@ -93,3 +94,24 @@ def regrouped(compute: Compute, rows: EncodedRows) -> Compute:
         return Computed(table, None, done.library, (*done.notes, note), done.check)
 
     return run
+
+
+def explain_routed(explainer: Explainer, ctx: ExplainContext) -> ImportanceTable | LocalAttribution:
+    """``explainer`` on ``ctx``'s model at the raw level, outside a run (the audit's stability
+    probe reruns methods on resamples): on a pipeline's encoded matrix and summed to raw columns
+    when :func:`route` sends it there, else as it is."""
+    _, space = route(explainer, ctx.adapter, "raw")
+    view = ctx.adapter.pipeline
+    if space == "raw" or view is None:
+        return explainer.explain(ctx)
+
+    def encode(frame: pd.DataFrame) -> pd.DataFrame:
+        return view.encode(ctx.adapter.typed_frame(frame))
+
+    background = None if ctx.background is None else encode(ctx.background)
+    out = explainer.explain(
+        replace(ctx, adapter=view.final, X=encode(ctx.X), background=background)
+    )
+    if isinstance(out, LocalAttribution):
+        return view.regroup_local(out, numeric_view(ctx.X.loc[:, list(view.raw_features)]))
+    return view.regroup_table(out)
