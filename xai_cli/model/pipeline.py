@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from xai_cli.results import POOLED, ImportanceTable, LocalAttribution
+from xai_cli.results import ImportanceTable, LocalAttribution
 
 if TYPE_CHECKING:
     from xai_cli.model.adapter import ModelAdapter
@@ -39,9 +39,6 @@ ELEMENTWISE = frozenset(
     }
 )
 """Transformers whose output column j is computed from input column j alone."""
-
-ENCODES_TEXT = frozenset({"OneHotEncoder", "OrdinalEncoder", "TargetEncoder", "SimpleImputer"})
-"""Transformers that take text columns as they are (xai must not coerce their inputs)."""
 
 GROUPED_UNIT = "summed_per_raw_column"
 """What a regrouped global importance's unit says: the encoded features' values were summed."""
@@ -308,8 +305,8 @@ def model_encoded_columns(model: Any, raw_features: tuple[str, ...]) -> tuple[st
 
     first = model.steps[0][1]
     if not isinstance(first, ColumnTransformer):
-        return raw_features if _name(first) in ENCODES_TEXT or _name(first) not in ELEMENTWISE \
-            else ()  # fmt: skip
+        numeric_only = _name(first) in ELEMENTWISE - {"OrdinalEncoder"}
+        return () if numeric_only else raw_features
     inputs = getattr(first, "_transformer_to_input_indices", None) or {}
     out: set[int] = set()
     for name, transformer, _ in first.transformers_:
@@ -323,7 +320,6 @@ def model_encoded_columns(model: Any, raw_features: tuple[str, ...]) -> tuple[st
 
 __all__ = [
     "GROUPED_UNIT",
-    "POOLED",
     "NoMapping",
     "PipelineView",
     "is_pipeline",
