@@ -130,6 +130,7 @@ def _rowwise_job(request: ExplainRequest, explainer: Explainer, sample_rows: int
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
         params=request.params_for(explainer),
+        columns=data_columns(request.data_path),
     )
 
 
