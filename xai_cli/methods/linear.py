@@ -53,6 +53,11 @@ def linear_support(adapter: ModelAdapter) -> Support:
             f"{adapter.model_class}"
         )
     coef, _ = weights(adapter)
+    if adapter.model_class in ("SVC", "NuSVC") and adapter.task == "multiclass":
+        return unsupported(
+            f"multiclass {adapter.model_class} votes one-vs-one; its decision function is not "
+            "linear per class"
+        )
     if coef.shape[0] != len(adapter.outputs):
         if adapter.is_classifier:
             return unsupported(
