@@ -251,6 +251,10 @@ def test_multiclass_linear_shap_is_per_class_and_additive() -> None:
     np.testing.assert_allclose(
         coef.values[:, 1:], (np.abs(model.coef_) * X.to_numpy().std(axis=0)).T, rtol=1e-12
     )
+    from sklearn.svm import SVC
+
+    ovo = SVC(kernel="linear").fit(X, y)  # 3 classes: 3 one-vs-one weight vectors, not per class
+    assert "one-vs-one" in REGISTRY["linear.shap"].supports(adapt(ovo)).reason
 
 
 # ----- ensembles --------------------------------------------------------------------------------
