@@ -279,8 +279,6 @@ def pipeline_view(model: Any, raw_features: tuple[str, ...]) -> PipelineView:
 
     steps = tuple(step for _, step in model.steps[:-1])
     final = model.steps[-1][1]
-    if not steps:
-        raise NoMapping("the pipeline has no preprocessing steps")
     groups = _identity(len(raw_features))
     for step in steps:
         groups = groups[_step_groups(step, len(groups))]
