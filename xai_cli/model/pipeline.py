@@ -301,6 +301,8 @@ def model_encoded_columns(model: Any, raw_features: tuple[str, ...]) -> tuple[st
     read."""
     from sklearn.compose import ColumnTransformer
 
+    if len(model.steps) == 1:
+        return ()  # only the estimator: it takes numbers, as a bare model does
     first = model.steps[0][1]
     if not isinstance(first, ColumnTransformer):
         numeric_only = _name(first) in ELEMENTWISE - {"OrdinalEncoder"}
