@@ -285,7 +285,7 @@ def test_stacking_falls_to_model_agnostic_methods() -> None:
         [("lr", LogisticRegression()), ("dt", DecisionTreeClassifier(max_depth=2))], cv=2
     ).fit(Xn, y)
     adapter = adapt(model)
-    assert "voting or bagging" in REGISTRY["ensemble.shap"].supports(adapter).reason
+    assert "stacking feeds" in REGISTRY["ensemble.shap"].supports(adapter).reason
     soft_mixed = VotingClassifier(
         [("lr", LogisticRegression()), ("dt", DecisionTreeClassifier(max_depth=2))], voting="soft"
     ).fit(Xn, y)

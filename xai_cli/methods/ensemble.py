@@ -32,6 +32,15 @@ from xai_cli.methods.params import NoParams
 from xai_cli.model.adapter import ModelAdapter, adapt
 from xai_cli.results import LocalAttribution
 
+NOT_LINEAR = {
+    "StackingClassifier": "stacking feeds the members' outputs to another model, not an average",
+    "StackingRegressor": "stacking feeds the members' outputs to another model, not an average",
+    "CalibratedClassifierCV": "calibration maps the classifiers' scores non-linearly "
+    "(sigmoid or isotonic)",
+    "AdaBoostClassifier": "AdaBoost's SAMME combines the members' votes, not their outputs",
+}
+"""Wrappers of several models whose output is not linear in the members': why, in one line."""
+
 ENSEMBLES = frozenset(
     {"VotingClassifier", "VotingRegressor", "BaggingClassifier", "BaggingRegressor"}
 )
@@ -115,6 +124,11 @@ class EnsembleShap:
     distributes: ClassVar[bool] = False
 
     def supports(self, adapter: ModelAdapter) -> Support:
+        if adapter.model_class in NOT_LINEAR:
+            return unsupported(
+                f"{NOT_LINEAR[adapter.model_class]}: no exact combination; the model-agnostic "
+                "methods explain it"
+            )
         if adapter.model_class not in ENSEMBLES:
             return unsupported(f"needs a voting or bagging ensemble, this is {adapter.model_class}")
         try:
