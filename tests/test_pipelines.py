@@ -324,8 +324,8 @@ def test_name_matching_is_one_to_one_only() -> None:
     assert match_names(["zzz"], ["mean radius"]) == {}
 
 
-def test_map_traces_drop_remainder_selectors_imputers_and_nested_pipelines() -> None:
-    from sklearn.feature_selection import VarianceThreshold
+def test_map_traces_drop_remainder_selectors_imputers_and_nested_pipelines(tmp_path: Path) -> None:
+    from sklearn.feature_selection import SelectKBest, VarianceThreshold
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
 
@@ -337,8 +337,10 @@ def test_map_traces_drop_remainder_selectors_imputers_and_nested_pipelines() -> 
         ("gone", "drop", ["color"]),
         ("imp", make_pipeline(SimpleImputer(add_indicator=True), StandardScaler()), ["noise"]),
     ], remainder="passthrough")  # fmt: skip
-    pipe = Pipeline([("pre", pre), ("sel", VarianceThreshold()),
+    pipe = Pipeline([("pre", pre), ("sel", VarianceThreshold()), ("k", SelectKBest(k="all")),
                      ("m", LogisticRegression())]).fit(X, y)  # fmt: skip
+    joblib.dump(pipe, tmp_path / "p.joblib")
+    assert load_model(tmp_path / "p.joblib").trusted is False  # selectors pickle f_classif
     view = adapt(pipe).pipeline
     assert view is not None
     raw = list(view.raw_features)
