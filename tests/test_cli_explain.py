@@ -211,7 +211,9 @@ def test_methods_command(sample_models: Path, xai) -> None:
     assert table.code == 0 and "catboost.PredictionValuesChange" in table.stdout
 
 
-def test_pipeline_is_explained_as_a_black_box(tmp_path: Path, xai) -> None:
+def test_scaled_pipeline_is_explained_through_its_final_estimator(tmp_path: Path, xai) -> None:
+    """A scaler + logistic regression pipeline: linear SHAP and the coefficients run on the
+    scaled matrix and are reported on the raw columns (a scaler maps 1:1), next to permutation."""
     import joblib
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -225,21 +227,21 @@ def test_pipeline_is_explained_as_a_black_box(tmp_path: Path, xai) -> None:
     frame.to_csv(data, index=False)
     run = xai("explain", str(model), str(data), "--target", "income", "--out", str(tmp_path / "o"))
     assert run.code == 0, run.stderr
-    assert "Pipeline" in run.stderr and "black box" in run.stderr
+    assert "Pipeline" in run.stderr and "summed to raw columns" in run.stderr
     doc = json.loads((tmp_path / "o" / "report.json").read_text())
     ok = [m["method"] for m in doc["methods"] if m["status"] == "ok"]
-    assert ok == ["permutation"]
+    assert ok == ["linear.shap", "sklearn.coef", "permutation"]
     assert any("Pipeline" in n for n in doc["provenance"]["notes"])
 
 
 def test_nothing_computed_is_exit_2_but_the_report_is_kept(tmp_path: Path, xai) -> None:
     import joblib
-    from sklearn.linear_model import LinearRegression
+    from sklearn.neighbors import KNeighborsRegressor
 
     frame = pd.read_csv(SAMPLE_DATA / "california_housing.csv").head(200)
     X = frame.drop(columns="MedHouseVal")
-    model = tmp_path / "lin.joblib"
-    joblib.dump(LinearRegression().fit(X, frame["MedHouseVal"]), model)
+    model = tmp_path / "knn.joblib"
+    joblib.dump(KNeighborsRegressor().fit(X, frame["MedHouseVal"]), model)
     data = tmp_path / "x.csv"
     X.to_csv(data, index=False)
     run = xai("explain", str(model), str(data), "--out", str(tmp_path / "o"), "--format", "json")

@@ -42,6 +42,7 @@ def models() -> list[object]:
     from sklearn.ensemble import (
         AdaBoostClassifier,
         BaggingClassifier,
+        BaggingRegressor,
         ExtraTreesRegressor,
         GradientBoostingClassifier,
         GradientBoostingRegressor,
@@ -54,20 +55,28 @@ def models() -> list[object]:
         VotingClassifier,
         VotingRegressor,
     )
+    from sklearn.feature_selection import SelectKBest, VarianceThreshold
     from sklearn.impute import SimpleImputer
-    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+    from sklearn.linear_model import (
+        LinearRegression,
+        LogisticRegression,
+        Ridge,
+        SGDClassifier,
+    )
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import (
         FunctionTransformer,
+        KBinsDiscretizer,
         LabelEncoder,
         MinMaxScaler,
         OneHotEncoder,
         OrdinalEncoder,
         StandardScaler,
+        TargetEncoder,
     )
-    from sklearn.svm import SVC, SVR
+    from sklearn.svm import SVC, SVR, LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
     rng = np.random.default_rng(0)
@@ -89,8 +98,17 @@ def models() -> list[object]:
     ordinal = ColumnTransformer([
         ("ord", OrdinalEncoder(), ["c"]), ("mm", MinMaxScaler(), ["x0", "x1"]),
     ], remainder="drop")
+    # what xai's pipeline map reads: selectors, binning, target encoding, missing indicators
+    traced = ColumnTransformer([
+        ("bins", KBinsDiscretizer(3), ["x0"]), ("target", TargetEncoder(), ["c"]),
+        ("ind", make_pipeline(SimpleImputer(add_indicator=True), MinMaxScaler()), ["x2"]),
+    ])
     fitted: list[object] = [
         Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(frame, y),
+        Pipeline([("pre", traced), ("var", VarianceThreshold()), ("k", SelectKBest(k=3)),
+                  ("svc", LinearSVC())]).fit(frame, y),
+        SGDClassifier().fit(xnum, y),
+        BaggingRegressor(Ridge(), n_estimators=2, max_features=1).fit(xnum, yr),
         Pipeline([("pre", ordinal), ("rf", RandomForestClassifier(5, max_depth=3))]).fit(frame, y),
         KNeighborsClassifier(algorithm="kd_tree").fit(xnum, y),
         KNeighborsRegressor(algorithm="ball_tree").fit(xnum, yr),

@@ -111,6 +111,7 @@ def explain(
     rows: Sequence[int | str] | int | str = (),
     where: str | None = None,
     id_column: str | None = None,
+    level: str = "raw",
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """Explain a fitted ``model`` on ``X`` with every method that applies, and compare them.
@@ -120,8 +121,10 @@ def explain(
     ``y``: labels (array or Series, one per row) or the name of a column of ``X``; methods that need
     labels (permutation) are skipped without it. ``max_rows``: a seeded sample (stratified for
     classifiers), ``None`` for every row. ``params``: per-method parameters, e.g.
-    ``{"permutation": {"n_repeats": 10}}``. Raises :class:`xai_cli.errors.XaiError` on bad input;
-    a method that fails is recorded in the result, never lost with the others.
+    ``{"permutation": {"n_repeats": 10}}``. ``level``: a scikit-learn Pipeline's results on its
+    raw input columns (``"raw"``, encoded features' values summed per column) or on the encoded
+    features its final estimator sees (``"encoded"``). Raises :class:`xai_cli.errors.XaiError`
+    on bad input; a method that fails is recorded in the result, never lost with the others.
 
     ``rows`` (0-based positions in ``X``, or ids of ``id_column``) and ``where`` (a pandas query
     on ``X``, e.g. ``"age > 60"``) choose rows to explain one by one: every local method's
@@ -131,10 +134,12 @@ def explain(
     from xai_cli.load.models import LoadedModel
     from xai_cli.load.rows import select_from_frame
     from xai_cli.model.adapter import adapt
+    from xai_cli.model.names import align_names
     from xai_cli.run.engine import prepare_loaded, run_prepared
 
     adapter = adapt(model)
     frame, target = _with_target(_as_frame(X, feature_names, adapter), y)
+    adapter = align_names(adapter, frame.columns, (target or "", *drop))
     model_label = f"<{type(model).__name__} object>"
     request = ExplainRequest(  # checks every option and parameter before any work
         model_path=model_label,
@@ -150,6 +155,7 @@ def explain(
         rows=(rows,) if isinstance(rows, str | int) else tuple(rows),
         where=where,
         id_column=id_column,
+        level=level,
     )
     X_model, y_raw, notes, chosen = select_from_frame(frame, adapter, request)
     loaded = LoadedModel(
@@ -179,6 +185,7 @@ def explain_files(
     rows: Sequence[int | str] | int | str = (),
     where: str | None = None,
     id_column: str | None = None,
+    level: str = "raw",
     progress: Callable[[str], None] | None = None,
 ) -> Explanation:
     """:func:`explain` from files: a model file (loaded safely unless ``trust_model``) and a CSV or
@@ -198,6 +205,7 @@ def explain_files(
         rows=(rows,) if isinstance(rows, str | int) else tuple(rows),
         where=where,
         id_column=id_column,
+        level=level,
     )
     return explain_request(request, progress)
 

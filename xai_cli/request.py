@@ -29,6 +29,8 @@ DEFAULT_TOP_K = 5
 ENGINES = ("local", "dask")
 """Where row-wise methods run: in process, or streamed over every row on Dask."""
 DEFAULT_ENGINE = "local"
+LEVELS = ("raw", "encoded")
+"""How a pipeline's features are reported: its raw input columns, or the encoded features."""
 
 DEFAULT_MAX_ROWS = 10_000
 """Rows the CLI and configs explain by default (a seeded sample); ``all`` explains every row.
@@ -75,6 +77,9 @@ class ExplainRequest:
     """A pandas query on the raw data (``--where "age > 60"``) choosing more rows to explain."""
     id_column: str | None = None
     """A column naming the rows (not a feature): ``rows`` are its values, reports show them."""
+    level: str = "raw"
+    """A pipeline's features in the results: ``raw`` input columns (encoded features' values
+    summed per column) or ``encoded`` features (what the final estimator sees)."""
 
     def __post_init__(self) -> None:
         from xai_cli.methods import check_methods, validate_params
@@ -86,6 +91,10 @@ class ExplainRequest:
         _at_least(1, top_k=self.top_k, max_rows=self.max_rows, chunk_rows=self.chunk_rows,
                   n_jobs=self.n_jobs)  # fmt: skip
         _check_selection(self)
+        if self.level not in LEVELS:
+            raise UsageError(
+                f"unknown level '{self.level}'", hint=f"use one of: {', '.join(LEVELS)}"
+            )
         if self.engine not in ENGINES:
             raise UsageError(
                 f"unknown engine '{self.engine}'", hint=f"use one of: {', '.join(ENGINES)}"

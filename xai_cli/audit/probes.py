@@ -189,7 +189,9 @@ class Stability:
 
 
 def _pooled(explainer: Explainer, ctx: ExplainContext) -> np.ndarray:
-    output = explainer.explain(ctx)
+    from xai_cli.run.routes import explain_routed
+
+    output = explain_routed(explainer, ctx)  # a pipeline's fast path: encoded, summed back
     table = output.to_global() if isinstance(output, LocalAttribution) else output
     values = np.asarray(table.column(POOLED), dtype=float)
     if not np.isfinite(values).all():

@@ -110,6 +110,12 @@ def explain_command(
         help="Threads for row-chunk parallel backends (treeshap); results are identical for any "
         "count. Default: all cores.",
     ),
+    level: str = typer.Option(
+        "raw",
+        "--level",
+        help="A scikit-learn Pipeline's features: raw (its input columns; encoded features' "
+        "values summed per column) or encoded (what its final estimator sees).",
+    ),
     estimate_only: bool = typer.Option(
         False,
         "--estimate",
@@ -176,6 +182,7 @@ def explain_command(
             n_jobs=n_jobs,
             params=parse_options(param),
             time_limit=resolve_time_limit(time_limit),
+            level=level,
         )
         if estimate_only:
             with err.status("estimating…") as status:

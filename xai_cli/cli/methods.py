@@ -16,6 +16,9 @@ def methods_command(
     max_model_size: str = typer.Option(
         None, "--max-model-size", help="Model size cap, e.g. 8G (default 1G)."
     ),
+    level: str = typer.Option(
+        "raw", "--level", help="A pipeline's features: raw input columns or encoded features."
+    ),
     output_format: str = typer.Option("table", "--output-format", help="table or json."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
@@ -24,24 +27,40 @@ def methods_command(
     from rich.console import Console
     from rich.table import Table
 
+    from xai_cli.errors import UsageError
     from xai_cli.load.models import load_model
     from xai_cli.methods import REGISTRY
     from xai_cli.model.adapter import adapt
+    from xai_cli.request import LEVELS
+    from xai_cli.run.routes import route
 
     with error_boundary(debug):
+        if level not in LEVELS:
+            raise UsageError(f"unknown level '{level}'", hint=f"use one of: {', '.join(LEVELS)}")
         adapter = adapt(load_model(model, trust=trust_model, max_bytes=max_model_size).obj)
         rows = []
         for explainer in REGISTRY.values():
-            support = explainer.supports(adapter)
+            support, space = route(explainer, adapter, level)
+            description = explainer.description
+            if support.ok and adapter.pipeline is not None and space == "encoded":
+                description += (
+                    "; runs on the encoded matrix via the final estimator"
+                    + (", summed to raw columns" if level == "raw" else "")
+                )
+            elif support.ok and adapter.pipeline is not None:
+                description += "; runs on the raw columns"
             rows.append(
                 {
                     "method": explainer.name,
                     "applies": support.ok,
+                    "in_auto": explainer.in_auto,
+                    "space": space if support.ok else None,
                     "needs_target": explainer.needs_target,
                     "reason": support.reason or None,
-                    "description": explainer.description,
+                    "description": description,
                 }
             )
+        rows.sort(key=lambda r: not r["applies"])  # what applies first, then why the rest not
         if output_format == "json":
             payload = {
                 "model": str(model),
@@ -58,9 +77,10 @@ def methods_command(
         for column in ("method", "applies", "needs --target", "why not / what"):
             table.add_column(column)
         for row in rows:
+            applies = "[green]yes[/]" if row["in_auto"] else "[green]yes[/] (when named)"
             table.add_row(
                 row["method"],
-                "[green]yes[/]" if row["applies"] else "[red]no[/]",
+                applies if row["applies"] else "[red]no[/]",
                 "yes" if row["needs_target"] else "",
                 row["reason"] or row["description"],
             )

@@ -156,6 +156,11 @@ class ModelDefaults(Strict):
     trust: bool = Field(
         False, description="Load a pickle with a full unpickler (it can run code): trusted only."
     )
+    level: Literal["raw", "encoded"] = Field(
+        "raw",
+        description="A scikit-learn Pipeline's results on its raw input columns (encoded "
+        "features summed per column) or on the encoded features its final estimator sees.",
+    )
 
 
 class ModelSpec(ModelDefaults):

@@ -80,6 +80,20 @@ def load_data(path: str | Path) -> LoadedData:
     return LoadedData(frame=frame, path=path, sha256=file_sha256(path))
 
 
+def data_columns(path: str | Path) -> tuple[str, ...]:
+    """The column names of a CSV or Parquet file from its header alone; empty when it cannot be
+    read (loading the file reports why)."""
+    try:
+        path = Path(path)
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return tuple(str(c) for c in pq.read_schema(path).names)
+        return tuple(str(c) for c in pd.read_csv(path, nrows=0).columns)
+    except Exception:  # a missing or unreadable file: load_data gives the error
+        return ()
+
+
 def _suggest(name: str, candidates: list[str]) -> str:
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""

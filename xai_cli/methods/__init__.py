@@ -14,6 +14,8 @@ from typing import Any
 
 from xai_cli.errors import MethodError, ParamError
 from xai_cli.methods import (
+    ensemble,
+    linear,
     native_catboost,
     native_lightgbm,
     native_xgboost,
@@ -33,6 +35,8 @@ _MODULES = (
     native_lightgbm,
     native_catboost,
     sklearn_impurity,
+    linear,
+    ensemble,
     permutation,
     treeshap_interventional,
     treeshap_interactions,

@@ -72,7 +72,7 @@ class XGBoostImportance:
             unit=UNITS[self.importance_type],
             features=adapter.feature_names,
             outputs=(POOLED,),
-            values=reindexed(scores, adapter.feature_names),
+            values=reindexed(scores, adapter.native_names or adapter.feature_names),
             params={"importance_type": self.importance_type, "rounds": rounds},
         )
 

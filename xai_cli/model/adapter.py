@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from xai_cli.errors import DataError, UnsupportedModelError, describe
+
+if TYPE_CHECKING:
+    from xai_cli.model.pipeline import PipelineView
 
 Family = Literal["xgboost", "lightgbm", "catboost", "sklearn_tree", "sklearn"]
 Task = Literal["regression", "binary", "multiclass"]
@@ -45,6 +48,56 @@ HGB_CLASSES = frozenset({"HistGradientBoostingClassifier", "HistGradientBoosting
 LOG_LINK_LOSSES = frozenset({"poisson", "gamma"})
 """HistGradientBoostingRegressor losses whose raw score is the log of the prediction."""
 
+LINEAR_CLASSES = frozenset(
+    {
+        "LogisticRegression",
+        "LogisticRegressionCV",
+        "LinearRegression",
+        "Ridge",
+        "RidgeCV",
+        "RidgeClassifier",
+        "RidgeClassifierCV",
+        "Lasso",
+        "LassoCV",
+        "LassoLars",
+        "LassoLarsCV",
+        "LassoLarsIC",
+        "Lars",
+        "LarsCV",
+        "ElasticNet",
+        "ElasticNetCV",
+        "OrthogonalMatchingPursuit",
+        "BayesianRidge",
+        "ARDRegression",
+        "HuberRegressor",
+        "QuantileRegressor",
+        "TheilSenRegressor",
+        "SGDClassifier",
+        "SGDRegressor",
+        "Perceptron",
+        "PassiveAggressiveClassifier",
+        "PassiveAggressiveRegressor",
+        "LinearSVC",
+        "LinearSVR",
+        "SVC",
+        "SVR",
+        "NuSVC",
+        "NuSVR",
+    }
+)
+"""scikit-learn models whose raw output (``decision_function`` or ``predict``) is ``X @ coef_ +
+intercept_`` (SVMs only with ``kernel="linear"``: see :func:`is_linear_model`)."""
+
+
+def is_linear_model(model: Any) -> bool:
+    """Whether a fitted scikit-learn model's raw output is linear in its inputs."""
+    name = type(model).__name__
+    if name not in LINEAR_CLASSES or type(model).__module__.split(".")[0] != "sklearn":
+        return False
+    if name in ("SVC", "SVR", "NuSVC", "NuSVR") and getattr(model, "kernel", "") != "linear":
+        return False
+    return hasattr(model, "coef_")
+
 
 @dataclass(frozen=True)
 class ModelAdapter:
@@ -69,6 +122,15 @@ class ModelAdapter:
     objective: str = ""
     feature_names_known: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
+    pipeline: PipelineView | None = None
+    """For a scikit-learn Pipeline whose encoded features trace back to its raw columns: the
+    preprocessing, the final estimator's adapter and the encoded -> raw map
+    (:mod:`xai_cli.model.pipeline`); methods with a fast path run through it."""
+    encoded_by_model: tuple[str, ...] = ()
+    """Raw columns the model encodes itself (a pipeline's text columns): passed as read."""
+    native_names: tuple[str, ...] | None = None
+    """The model's own feature names when the data's differ only by the library's sanitising
+    (LightGBM turns spaces into ``_``); ``feature_names`` are then the data's names."""
 
     # ----- labels -----------------------------------------------------------------------------
     @property
@@ -85,8 +147,17 @@ class ModelAdapter:
         return self.task in ("binary", "multiclass")
 
     @property
+    def is_linear(self) -> bool:
+        """Whether the raw output is ``X @ coef_ + intercept_`` (:func:`is_linear_model`)."""
+        return self.family == "sklearn" and is_linear_model(self.native)
+
+    @property
     def raw_space(self) -> str:
         """The space the raw output is in, used in SHAP units (``mean_abs_shap:<space>``)."""
+        if self.is_linear and self.is_classifier:
+            if self.model_class.startswith("LogisticRegression"):
+                return "log_odds" if self.task == "binary" else "raw_class_score"
+            return "decision_function"
         if self.model_class in ("GradientBoostingClassifier", "HistGradientBoostingClassifier"):
             return "log_odds" if self.task == "binary" else "raw_class_score"
         if self.model_class == "IsolationForest":
@@ -115,6 +186,8 @@ class ModelAdapter:
         bad: list[str] = []
         for name in self.feature_names:
             col = X[name]
+            if name in self.encoded_by_model:
+                continue  # the model encodes this column itself: passed as read
             if name in self.categorical_features:
                 if self.model_class in HGB_CLASSES:
                     continue  # the model's own OrdinalEncoder encodes it: pass it as it is
@@ -138,6 +211,8 @@ class ModelAdapter:
     def prepare(self, X: pd.DataFrame) -> Any:
         """The input object the library predicts on: a DMatrix, a Pool, a frame or an array."""
         X = self.typed_frame(X)
+        if self.native_names is not None:
+            X.columns = list(self.native_names)
         if self.family == "xgboost":
             import xgboost as xgb
 
@@ -169,6 +244,8 @@ class ModelAdapter:
         elif self.model_class == "HistGradientBoostingRegressor":
             out = self.native.predict(data)
             out = np.log(out) if self.objective in LOG_LINK_LOSSES else out
+        elif self.is_linear and self.is_classifier:
+            out = self.native.decision_function(data)  # what its coefficients add up to
         elif self.is_classifier:
             out = self.native.predict_proba(data)
             out = out[:, 1] if self.task == "binary" else out
@@ -183,9 +260,11 @@ class ModelAdapter:
             return self.predict_raw(X)[:, 0]
         if self.family in ("sklearn_tree", "sklearn"):
             data = self.prepare(X)
-            return np.asarray(
-                self.native.predict_proba(data) if self.is_classifier else self.native.predict(data)
-            )
+            if not self.is_classifier:
+                return np.asarray(self.native.predict(data))
+            if hasattr(self.native, "predict_proba"):
+                return np.asarray(self.native.predict_proba(data))
+            return _scores_from_decision(np.asarray(self.native.decision_function(data)))
         if self.family == "catboost":
             kind = "Probability" if self.is_classifier else None
             data = self.prepare(X)
@@ -231,6 +310,16 @@ def isolation_path_length(model: Any, scores: np.ndarray) -> np.ndarray:
     (``-2 ** (-E[h(x)] / c(max_samples_))``, inverted)."""
     c = float(average_path_length(np.array([model.max_samples_]))[0])
     return -np.log2(-np.asarray(scores, dtype=np.float64)) * c
+
+
+def _scores_from_decision(decision: np.ndarray) -> np.ndarray:
+    """Class scores from a decision function (a model without ``predict_proba``, e.g. LinearSVC):
+    sigmoid / softmax, monotone in the decision, which is what ranking metrics (ROC AUC) read."""
+    if decision.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-decision))
+        return np.column_stack([1.0 - p, p])
+    z = np.exp(decision - decision.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 # ----- recognition ------------------------------------------------------------------------------
@@ -335,6 +424,8 @@ def _catboost(model: Any) -> ModelAdapter:
     loss = str(model.get_all_params().get("loss_function", "RMSE")).split(":")[0]
     names = tuple(model.feature_names_)
     categorical = tuple(names[i] for i in model.get_cat_feature_indices())
+    # CatBoost names the columns of an unnamed matrix "0", "1", ...: those are positions
+    positional = names == tuple(str(i) for i in range(len(names)))
     if loss in ("Logloss", "CrossEntropy"):
         task: Task = "binary"
         labels = _class_labels(model, 2)
@@ -354,6 +445,10 @@ def _catboost(model: Any) -> ModelAdapter:
         class_labels=labels,
         n_iterations=model.tree_count_,
         objective=loss,
+        feature_names_known=not positional,
+        notes=("the model has no feature names; columns are matched by position",)
+        if positional
+        else (),
     )
 
 
@@ -373,12 +468,10 @@ def _sklearn(model: Any) -> ModelAdapter:
     notes: list[str] = []
     name = type(model).__name__
     family: Family = "sklearn_tree" if name in SKLEARN_TREE_CLASSES else "sklearn"
+    view, encoded_by_model = None, ()
     if name == "Pipeline":
-        notes.append(
-            "the model is a scikit-learn Pipeline: it is explained as a black box over its input "
-            "columns (model-agnostic methods only); explaining through its preprocessing is not "
-            "supported yet"
-        )
+        view, encoded_by_model, note = _pipeline_parts(model, feature_names)
+        notes.append(note)
     categorical: tuple[str, ...] = ()
     objective = ""
     if name in HGB_CLASSES:
@@ -410,6 +503,29 @@ def _sklearn(model: Any) -> ModelAdapter:
         objective=objective,
         feature_names_known=names is not None,
         notes=tuple(notes),
+        pipeline=view,
+        encoded_by_model=encoded_by_model,
+    )
+
+
+def _pipeline_parts(
+    model: Any, raw: tuple[str, ...]
+) -> tuple[PipelineView | None, tuple[str, ...], str]:
+    """A pipeline's view (or ``None``), the raw columns it encodes itself, and a one-line note."""
+    from xai_cli.model.pipeline import NoMapping, model_encoded_columns, pipeline_view
+
+    encoded_by_model = model_encoded_columns(model, raw)
+    final = type(model.steps[-1][1]).__name__
+    try:
+        view = pipeline_view(model, raw)
+    except NoMapping as exc:
+        return None, encoded_by_model, (
+            f"scikit-learn Pipeline ending in {final}: the encoded features cannot be traced to "
+            f"raw columns ({exc}); explained on its raw columns by model-agnostic methods only"
+        )
+    return view, encoded_by_model, (
+        f"scikit-learn Pipeline ending in {final}, fed the raw columns; {view.describe()}: "
+        "fast-path methods run on the encoded matrix and are summed to raw columns"
     )
 
 

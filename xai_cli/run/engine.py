@@ -25,6 +25,7 @@ import pandas as pd
 from xai_cli import __version__
 from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import MethodError
+from xai_cli.load.data import data_columns
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows, load_selected
 from xai_cli.load.select import ChosenRows
@@ -32,6 +33,7 @@ from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
 from xai_cli.methods.base import library_version
 from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter, adapt
+from xai_cli.model.names import align_names
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
     Additivity,
@@ -43,6 +45,7 @@ from xai_cli.results import (
 )
 from xai_cli.run.distributed import DaskSession
 from xai_cli.run.estimate import Estimate, apply_time_limit, estimate
+from xai_cli.run.routes import EncodedRows, encoded_rows, regrouped, route
 from xai_cli.run.rowwise import RowwiseJob, streamed
 from xai_cli.run.runner import in_memory, run_method
 
@@ -66,12 +69,13 @@ def _quiet(_: str) -> None:
 
 
 def choose(
-    adapter: ModelAdapter, requested: Sequence[str], has_target: bool
+    adapter: ModelAdapter, requested: Sequence[str], has_target: bool, level: str = "raw"
 ) -> tuple[list[tuple[Explainer, str]], list[MethodOutcome]]:
     """The backends to run (with who chose them) and the skipped ones with why.
 
     ``auto`` walks the registry and skips what does not apply; a method named by the user that
-    cannot run is an error with the reason, never a silent fallback.
+    cannot run is an error with the reason, never a silent fallback. A pipeline's methods may
+    apply through its final estimator (:func:`xai_cli.run.routes.route`).
     """
     chosen: list[tuple[Explainer, str]] = []
     skipped: list[MethodOutcome] = []
@@ -79,7 +83,7 @@ def choose(
         for explainer in REGISTRY.values():
             if not explainer.in_auto:
                 continue  # opt-in methods run only when named
-            support = explainer.supports(adapter)
+            support, _ = route(explainer, adapter, level)
             if not support.ok:
                 skipped.append(MethodOutcome(explainer.name, "skipped", support.reason))
             elif explainer.needs_target and not has_target:
@@ -95,7 +99,7 @@ def choose(
                 unknown_method(name), hint="`xai methods MODEL` lists the methods and which apply"
             )
         explainer = REGISTRY[name]
-        support = explainer.supports(adapter)
+        support, _ = route(explainer, adapter, level)
         if not support.ok:
             raise MethodError(f"method '{name}' cannot run on this model: {support.reason}")
         if explainer.needs_target and not has_target:
@@ -128,6 +132,7 @@ def _rowwise_job(request: ExplainRequest, explainer: Explainer, sample_rows: int
         chunk_rows=request.chunk_rows or DEFAULT_CHUNK_ROWS,
         sample_rows=sample_rows,
         params=request.params_for(explainer),
+        columns=data_columns(request.data_path),
     )
 
 
@@ -173,15 +178,33 @@ class Prepared:
     the estimate's pilots and the run."""
     chosen_rows: ChosenRows | None = None
     """The rows chosen to be explained one by one (``--rows``/``--where``), among ``X``."""
+    pipeline_rows: EncodedRows | None = None
+    """A pipeline's rows encoded once, for the methods that run on the encoded matrix."""
+    on_encoded: frozenset[str] = frozenset()
+    """The methods that run on the encoded matrix through the final estimator."""
+
+    def encoded_route(self, explainer: Explainer) -> EncodedRows | None:
+        """The encoded rows when ``explainer`` runs on a pipeline's encoded matrix, else None."""
+        return self.pipeline_rows if explainer.name in self.on_encoded else None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The features the run reports on: raw columns, or encoded ones at the encoded level."""
+        rows = self.pipeline_rows
+        if rows is not None and not rows.regroups:
+            return rows.view.encoded_features
+        return self.adapter.feature_names
 
     def context(
         self, request: ExplainRequest, explainer: Explainer, dask: DaskSession | None = None
     ) -> ExplainContext:
-        """A backend's context; with the run's Dask session for backends that distribute."""
+        """A backend's context; with the run's Dask session for backends that distribute. A
+        method on a pipeline's encoded matrix gets the final estimator and the encoded rows."""
         distributes = dask is not None and explainer.distributes
+        rows = self.encoded_route(explainer)
         return ExplainContext(
-            adapter=self.adapter,
-            X=self.X,
+            adapter=self.adapter if rows is None else rows.view.final,
+            X=self.X if rows is None else rows.X,
             y=self.encoded,
             seed=request.seed,
             params=request.params_for(explainer),
@@ -190,8 +213,9 @@ class Prepared:
         )
 
     def streams(self, request: ExplainRequest, explainer: Explainer) -> bool:
-        """Whether ``explainer`` runs streamed over every row rather than on the sample."""
-        return request.streamed and explainer.row_wise
+        """Whether ``explainer`` runs streamed over every row rather than on the sample (a method
+        on a pipeline's encoded matrix runs on the sample)."""
+        return request.streamed and explainer.row_wise and self.encoded_route(explainer) is None
 
 
 def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
@@ -204,6 +228,8 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
         request.model_path, trust=request.trust_model, max_bytes=request.max_model_size
     )
     adapter = adapt(loaded.obj)
+    exclude = (request.target or "", *request.drop)
+    adapter = align_names(adapter, data_columns(request.data_path), exclude)
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes, chosen = load_selected(request, adapter)
     return prepare_loaded(
@@ -231,9 +257,17 @@ def prepare_loaded(
         encoded, adapter, target_notes = encode_target(adapter, y)
         notes.extend(target_notes)
     adapter.typed_frame(X)  # fail early, with one clear error, on values the model cannot take
-    chosen, skipped = choose(adapter, request.methods, y is not None)
+    chosen, skipped = choose(adapter, request.methods, y is not None, request.level)
+    on_encoded = frozenset(
+        e.name for e, _ in chosen if route(e, adapter, request.level)[1] == "encoded"
+    )
+    if request.level == "encoded" and adapter.pipeline is None:
+        notes.append("--level encoded has no effect: the model does not encode its own inputs")
+    pipeline_rows = encoded_rows(adapter, X, request.level) if on_encoded else None
     return Prepared(loaded, adapter, X, encoded, data_path, data_sha, rows_total, tuple(notes),
-                    tuple(chosen), tuple(skipped), chosen_rows=chosen_rows)  # fmt: skip
+                    tuple(chosen), tuple(skipped), chosen_rows=chosen_rows,
+                    pipeline_rows=pipeline_rows,
+                    on_encoded=on_encoded)  # fmt: skip
 
 
 def estimates(
@@ -275,10 +309,14 @@ def _run_method(
         compute = streamed(ctx, job, Path(request.data_path), request.engine, dask, progress)
     else:
         compute = in_memory(explainer, ctx)
-    outcome, check = run_method(explainer, chosen_by, prep.adapter.family, compute)
+    rows = prep.encoded_route(explainer)
+    if rows is not None and rows.regroups:
+        compute = regrouped(compute, rows)
+    outcome, check = run_method(explainer, chosen_by, ctx.adapter.family, compute)
     if check is not None or outcome.local is None:
         return outcome, check
-    return outcome, additivity(outcome.local, model_output(prep.adapter, outcome.local, prep.X))
+    # a pipeline's summed values must still add up to its final estimator's output
+    return outcome, additivity(outcome.local, model_output(ctx.adapter, outcome.local, ctx.X))
 
 
 def explain(
@@ -363,7 +401,7 @@ def run_prepared(
     )
     return ExplainResult(
         provenance=provenance,
-        features=adapter.feature_names,
+        features=prep.features,
         outputs=adapter.outputs,
         outcomes=tuple(results) + over_time + prep.skipped,
         comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),

@@ -55,6 +55,9 @@ class RowwiseJob:
     sample_rows: int
     params: MethodParams | dict[str, Any] = field(default_factory=dict)
     """The method's typed parameters (or a mapping its model validates)."""
+    columns: tuple[str, ...] = ()
+    """The data's columns, so a worker matches the model's stored names to them as the run did
+    (:func:`xai_cli.model.names.align_names`)."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -78,6 +81,10 @@ def explain_partition(
     if adapter is None:
         mtime = Path(job.model_path).stat().st_mtime_ns
         adapter = _adapter(job.model_path, job.trust_model, mtime)
+        if job.columns:
+            from xai_cli.model.names import align_names
+
+            adapter = align_names(adapter, job.columns, (job.target or "", *job.drop))
     explainer = REGISTRY[job.method]
     total: Partial | None = None
     offset = 0
