@@ -1,8 +1,8 @@
 """Which model-agnostic methods ``auto`` can afford, and why the others were left out.
 
 These methods pay in model predictions, so ``auto`` runs one only when its cost model (the
-predictions it needs times the prediction rate measured on one block of rows) fits the run's time
-limit (``--time-limit``, default 10 minutes per method), and when it applies at all (exact
+predictions it needs times the prediction rate measured on one block of rows) fits
+:data:`AUTO_BUDGET` (or the run's ``--time-limit`` when shorter), and when it applies at all (exact
 Shapley: at most 14 players). Each left-out method is recorded with the reason, as ``choose()``
 records methods that do not apply. KernelSHAP is left out when exact Shapley runs and
 KernelSHAP's budget covers every coalition (it would compute the same values). Tree models are
@@ -35,8 +35,12 @@ def _exact_covers(kept: list[tuple[Explainer, str]], ctx: ExplainContext) -> boo
 
 NAMES = frozenset({"shapley.exact", "kernelshap", "occlusion", "lime", "integrated_gradients"})
 """The methods gated by cost when ``auto`` chose them."""
-DEFAULT_BUDGET = 600.0
-"""Seconds per method when the run sets no time limit (the CLI's default)."""
+AUTO_BUDGET = 60.0
+"""The most seconds ``auto`` lets one of these methods take (less when the time limit is less):
+they are extra views next to the methods every model gets, so a slow model (k-nearest
+neighbours, a large ensemble) or many rows leaves them out, with the estimate as the reason,
+rather than making a default run take many minutes. Named with ``--methods``, only the time
+limit applies."""
 
 
 def affordable(
@@ -45,7 +49,7 @@ def affordable(
     limit: float | None,
 ) -> tuple[list[tuple[Explainer, str]], list[MethodOutcome]]:
     """``chosen`` less the agnostic methods ``auto`` cannot afford, and those as skipped."""
-    budget = DEFAULT_BUDGET if limit is None else limit
+    budget = AUTO_BUDGET if limit is None else min(limit, AUTO_BUDGET)
     keep: list[tuple[Explainer, str]] = []
     skipped: list[MethodOutcome] = []
     for explainer, chosen_by in chosen:
@@ -66,8 +70,8 @@ def affordable(
                 seconds, how = 0.0, f"no cost estimate ({exc})"
             if seconds > budget:
                 reason = (
-                    f"estimated {seconds:.0f} s ({how}), over the time budget of {budget:.0f} s: "
-                    "name it with --methods and --time-limit to run it"
+                    f"estimated {seconds:.0f} s ({how}), over auto's budget of {budget:.0f} s "
+                    "for this method: name it with --methods to run it (the time limit applies)"
                 )
         if reason is None:
             keep.append((explainer, chosen_by))
