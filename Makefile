@@ -62,6 +62,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
+	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -81,6 +81,40 @@ def _combined(background: pd.DataFrame, X: pd.DataFrame, column: str) -> object:
     return joined.array
 
 
+Builder = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
+"""(row of each pair (pairs,), its coalition (pairs, players)) -> the masked frame: for each pair,
+one row per background row, in pair-major order."""
+
+
+def _masked_builder(background: pd.DataFrame, X: pd.DataFrame, owner: np.ndarray) -> Builder:
+    """How masked frames are built for these rows: one vectorised ``where`` over a 2-D array
+    when every column has one numeric dtype (the common case, and the fastest), else a ``take``
+    per column on each column's own array (categories, strings, mixed types keep their dtype)."""
+    m, columns = len(background), list(background.columns)
+    dtypes = set(background.dtypes) | set(X.dtypes)
+    if len(dtypes) == 1 and isinstance(first := next(iter(dtypes)), np.dtype) and (
+        first.kind in "biuf"
+    ):
+        bg, rows = background.to_numpy().T, X.to_numpy().T  # columns first, as pandas keeps them
+
+        def numeric(row: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
+            keep = chosen[:, owner].T[:, :, None]  # columns x pairs x 1
+            out = np.where(keep, rows[:, row][:, :, None], bg[:, None, :])  # columns x pairs x m
+            return pd.DataFrame(out.reshape(len(columns), -1).T, columns=columns, copy=False)
+
+        return numeric
+    arrays = {col: _combined(background, X, col) for col in columns}
+    where = np.arange(m)[None, :]
+
+    def mixed(row: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
+        index = [np.where(chosen[:, p, None], m + row[:, None], where).ravel()
+                 for p in range(chosen.shape[1])]  # fmt: skip
+        return pd.DataFrame({col: arrays[col].take(index[owner[j]])  # type: ignore[attr-defined]
+                             for j, col in enumerate(columns)})  # fmt: skip
+
+    return mixed
+
+
 @dataclass(frozen=True)
 class Game:
     """The cooperative game of one model over a background sample: who plays, and how to score
@@ -140,19 +174,15 @@ class Game:
             full, empty = np.zeros_like(full), np.zeros_like(empty)
         todo = np.flatnonzero(~(full | empty).ravel())  # (row, coalition) pairs, row-major
         X = X.loc[:, list(self.columns)].reset_index(drop=True)
-        arrays = {col: _combined(self.background, X, col) for col in self.columns}
-        owner = {col: i for i, p in enumerate(self.players) for col in p}
+        owner = np.array([next(i for i, p in enumerate(self.players) if col in p)
+                          for col in self.columns])  # fmt: skip
+        build = _masked_builder(self.background.loc[:, list(self.columns)], X, owner)
         step = max(1, self.block_rows // max(m, 1))
         blocks = [todo[i : i + step] for i in range(0, len(todo), step)]
 
         def run(pairs: np.ndarray) -> np.ndarray:
             row, coal = np.divmod(pairs, c)
-            chosen = per_row[row, coal]  # pairs x players
-            bg = np.arange(m)[None, :]
-            index = [np.where(chosen[:, p, None], m + row[:, None], bg).ravel()
-                     for p in range(self.n_players)]  # fmt: skip
-            frame = pd.DataFrame({col: arrays[col].take(index[owner[col]])  # type: ignore[attr-defined]
-                                  for col in self.columns})  # fmt: skip
+            frame = build(row, per_row[row, coal])
             pred = np.asarray(self.predict(frame), dtype=float).reshape(len(pairs), m, -1)
             return pred.mean(axis=1) if reduce is None else reduce(pred, row)
 
