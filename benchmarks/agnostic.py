@@ -17,7 +17,8 @@ classifiers; the log-odds where a closed form needs them):
    budget curves (log-log extrapolated when they never reach it).
 
 shap explains row by row, so its time is linear in rows: it runs on ``--shap-rows`` rows (default
-20) and its time is scaled to 100 rows (stated in the table). Writes
+20) and its time is scaled to 100 rows (stated in the table). Each explainer is called once on one
+row before it is timed (shap's first call compiles and sets up for seconds; xai's too). Writes
 ``benchmarks/results/agnostic.md`` (``agnostic-quick.md`` with ``--quick``).
 """
 
@@ -107,13 +108,15 @@ def exact_part(name: str, model: Any, X: pd.DataFrame, bg: pd.DataFrame, shap_ro
     from xai_cli.methods.agnostic.exact import exact_shapley
 
     game, predict = xai_game(model, X, bg)
+    exact_shapley(game, X.iloc[:1])  # the same warm-up for xai
     ours, t_xai = timed(lambda: exact_shapley(game, X))
     predictions = len(X) * 2**X.shape[1] * len(bg)
     floor = floor_seconds(predict, X, predictions)
     f = shap_function(model, list(X.columns), "adapter")
     explainer = shap.explainers.ExactExplainer(f, shap.maskers.Independent(bg.to_numpy(), 100))
     sub = X.iloc[:shap_rows].to_numpy()
-    theirs, t_shap = timed(lambda: explainer(sub).values)
+    explainer(X.iloc[-1:].to_numpy(), silent=True)  # warm-up (its first call costs seconds)
+    theirs, t_shap = timed(lambda: explainer(sub, silent=True).values)
     t_shap_scaled = t_shap * len(X) / shap_rows
     diff = float(np.abs(ours[:shap_rows, :, 0] - theirs).max())
     lines.append(f"| {name} | xai shapley.exact | {predictions:,} | {t_xai:.2f} | {floor:.2f} | "
@@ -147,12 +150,14 @@ def estimator_curves(model: Any, X: pd.DataFrame, bg: pd.DataFrame, truth: np.nd
                     "error": rmse(values[:, :, 0], truth),
                     "stderr": float(np.sqrt((se**2).mean()))})  # fmt: skip
         kernel = shap.KernelExplainer(f, bg.to_numpy())
+        kernel.shap_values(sub[:1], nsamples=budget, silent=True)  # warm-up
         phi, t = timed(lambda b=budget: kernel.shap_values(sub, nsamples=b, silent=True))
         out.append({"method": "shap KernelExplainer", "budget": budget, "seconds": t * scale,
                     "error": rmse(np.asarray(phi), truth[:shap_rows])})  # fmt: skip
         evals = max(budget, 2 * X.shape[1] + 1)
         perm = shap.explainers.PermutationExplainer(f, shap.maskers.Independent(bg.to_numpy(),
                                                                                   len(bg)))
+        perm(sub[:1], max_evals=evals, silent=True)  # warm-up
         phi, t = timed(lambda e=evals: perm(sub, max_evals=e, silent=True).values)
         out.append({"method": "shap PermutationExplainer", "budget": evals, "seconds": t * scale,
                     "error": rmse(np.asarray(phi), truth[:shap_rows])})  # fmt: skip

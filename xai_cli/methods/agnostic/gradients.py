@@ -202,7 +202,7 @@ class IntegratedGradients:
         base = np.tile(fb.mean(axis=0), (len(X), 1))
         globals_ = {b: np.abs(found[b][0]).sum(axis=2).mean(axis=0) for b in BASELINES}
         agreement = {
-            f"{a}~{b}": float(np.corrcoef(_rank(globals_[a]), _rank(globals_[b]))[0, 1])
+            f"{a}~{b}": _spearman(globals_[a], globals_[b])
             for a, b in (("zeros", "mean"), ("zeros", "background"), ("mean", "background"))
         }
         space = output_space(adapter)
@@ -211,7 +211,8 @@ class IntegratedGradients:
             f"{space} (the last layer's pre-activation)",
             f"completeness error {error:.3g} (output range {scale:.3g}) with {steps} steps",
             "Spearman of global importances between baselines: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in agreement.items()),
+            + ", ".join(f"{k} {'n/a' if v is None else format(v, '.3f')}"
+                        for k, v in agreement.items()),  # fmt: skip
         ]
         return LocalAttribution(
             method=self.name,
@@ -234,8 +235,13 @@ class IntegratedGradients:
         )
 
 
-def _rank(values: np.ndarray) -> np.ndarray:
-    return np.argsort(np.argsort(-values, kind="stable"), kind="stable").astype(float)
+def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
+    """Spearman correlation of two importance vectors; ``None`` when undefined (constant)."""
+    from scipy.stats import spearmanr
+
+    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return None
+    return float(spearmanr(a, b).statistic)
 
 
 def _describe(baseline: str, rows: int) -> str:

@@ -151,6 +151,11 @@ def kernel_shap(
     return phi, se, used
 
 
+def _finite(value: float) -> float | None:
+    """``value``, or ``None`` where it is NaN (no standard error: too few batches)."""
+    return value if np.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class KernelShap:
     """Sampled interventional Shapley values with a standard error per value."""
@@ -212,7 +217,7 @@ class KernelShap:
         return attribution(self.name, ctx, game, values, unit, notes,
                            {"coalitions": used, "max_coalitions": params.max_coalitions,
                             "tolerance": params.tolerance,
-                            "max_stderr": float(np.nanmax(se))},
+                            "max_stderr": _finite(float(np.nanmax(se)))},
                            spread=se)  # fmt: skip
 
 
