@@ -81,9 +81,9 @@ def _combined(background: pd.DataFrame, X: pd.DataFrame, column: str) -> object:
     return joined.array
 
 
-Builder = Callable[[np.ndarray, np.ndarray], pd.DataFrame]
-"""(row of each pair (pairs,), its coalition (pairs, players)) -> the masked frame: for each pair,
-one row per background row, in pair-major order."""
+Builder = Callable[[np.ndarray, np.ndarray, np.ndarray], pd.DataFrame]
+"""(row of each pair (pairs,), its coalition (pairs, players), its background rows (pairs, k)) ->
+the masked frame: for each pair, one row per background row, in pair-major order."""
 
 
 def _masked_builder(background: pd.DataFrame, X: pd.DataFrame, owner: np.ndarray) -> Builder:
@@ -97,17 +97,16 @@ def _masked_builder(background: pd.DataFrame, X: pd.DataFrame, owner: np.ndarray
     ):
         bg, rows = background.to_numpy().T, X.to_numpy().T  # columns first, as pandas keeps them
 
-        def numeric(row: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
+        def numeric(row: np.ndarray, chosen: np.ndarray, sub: np.ndarray) -> pd.DataFrame:
             keep = chosen[:, owner].T[:, :, None]  # columns x pairs x 1
-            out = np.where(keep, rows[:, row][:, :, None], bg[:, None, :])  # columns x pairs x m
+            out = np.where(keep, rows[:, row][:, :, None], bg[:, sub])  # columns x pairs x k
             return pd.DataFrame(out.reshape(len(columns), -1).T, columns=columns, copy=False)
 
         return numeric
     arrays = {col: _combined(background, X, col) for col in columns}
-    where = np.arange(m)[None, :]
 
-    def mixed(row: np.ndarray, chosen: np.ndarray) -> pd.DataFrame:
-        index = [np.where(chosen[:, p, None], m + row[:, None], where).ravel()
+    def mixed(row: np.ndarray, chosen: np.ndarray, sub: np.ndarray) -> pd.DataFrame:
+        index = [np.where(chosen[:, p, None], m + row[:, None], sub).ravel()
                  for p in range(chosen.shape[1])]  # fmt: skip
         return pd.DataFrame({col: arrays[col].take(index[owner[j]])  # type: ignore[attr-defined]
                              for j, col in enumerate(columns)})  # fmt: skip
@@ -151,7 +150,11 @@ class Game:
         return rows * coalitions * len(self.background)
 
     def values(
-        self, X: pd.DataFrame, masks: np.ndarray, reduce: Reduce | None = None
+        self,
+        X: pd.DataFrame,
+        masks: np.ndarray,
+        reduce: Reduce | None = None,
+        background_index: np.ndarray | None = None,
     ) -> np.ndarray:
         """``v_x(S)`` for every explained row and coalition: (rows, coalitions, outputs).
 
@@ -160,7 +163,9 @@ class Game:
         they are the base value and ``f(x)``. ``reduce`` replaces the mean over the background:
         it gets the predictions (pairs, background, outputs) and each pair's row index and
         returns (pairs, outputs'), e.g. a mean loss against each row's target; then every
-        coalition is predicted on masked rows.
+        coalition is predicted on masked rows. ``background_index`` (coalitions, k): each
+        coalition's value is averaged over these k background rows only (shared masks only), an
+        unbiased estimate at k/background of the cost, for the sampling estimators.
         """
         masks = np.asarray(masks, dtype=bool)
         n, m = len(X), len(self.background)
@@ -177,13 +182,18 @@ class Game:
         owner = np.array([next(i for i, p in enumerate(self.players) if col in p)
                           for col in self.columns])  # fmt: skip
         build = _masked_builder(self.background.loc[:, list(self.columns)], X, owner)
-        step = max(1, self.block_rows // max(m, 1))
+        if background_index is None:
+            background_index = np.broadcast_to(np.arange(m), (c, m))
+        elif not shared:
+            raise ValueError("background_index needs one set of masks shared by every row")
+        k = background_index.shape[1]
+        step = max(1, self.block_rows // max(k, 1))
         blocks = [todo[i : i + step] for i in range(0, len(todo), step)]
 
         def run(pairs: np.ndarray) -> np.ndarray:
             row, coal = np.divmod(pairs, c)
-            frame = build(row, per_row[row, coal])
-            pred = np.asarray(self.predict(frame), dtype=float).reshape(len(pairs), m, -1)
+            frame = build(row, per_row[row, coal], background_index[coal])
+            pred = np.asarray(self.predict(frame), dtype=float).reshape(len(pairs), k, -1)
             return pred.mean(axis=1) if reduce is None else reduce(pred, row)
 
         if self.n_jobs > 1 and len(blocks) > 1:
