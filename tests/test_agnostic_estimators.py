@@ -120,3 +120,31 @@ def test_auto_includes_affordable_methods_and_says_why_others_are_left_out() -> 
     assert keep == [] and all("over auto's budget" in s.reason for s in skipped[1:])
     named = [(REGISTRY["shapley.exact"], "user")]
     assert affordable(named, context, 1e-6)[0] == named  # a named method is not gated here
+
+
+def test_fewer_background_rows_per_coalition_stays_unbiased_and_calibrated(mlp_game) -> None:
+    """Averaging each coalition over 5 of the 20 background rows: efficiency still exact, and
+    the jackknife standard error still covers the error."""
+    game, rows, exact = mlp_game
+    values, se, _ = kernel_shap(game, rows, 2000, 128, 0.0, seed=4, per_coalition=5)
+    np.testing.assert_allclose(values.sum(axis=1), exact.sum(axis=1), atol=1e-10)
+    z = np.abs(values - exact) / se
+    assert np.mean(z <= 2.0) >= 0.85 and 0.5 <= float(np.sqrt((z**2).mean())) <= 1.6
+
+
+def test_standard_errors_become_the_table_spread_and_widen_rank_intervals() -> None:
+    from xai_cli.compare.agreement import rank_intervals
+    from xai_cli.results import LocalAttribution
+
+    values = np.tile(np.array([1.0, 0.98, 0.5])[None, :, None], (50, 1, 1))
+    common = {"method": "m", "unit": "u", "features": ("a", "b", "c"), "outputs": ("value",),
+              "values": values, "base_values": np.zeros((50, 1)), "data": np.zeros((50, 3))}
+    exact = LocalAttribution(**common)
+    noisy = LocalAttribution(**common, spread=np.full(values.shape, 0.5))
+    assert exact.to_global().spread is None
+    table = noisy.to_global()
+    assert table.spread_kind == "stderr"
+    np.testing.assert_allclose(table.spread[:, 0], 0.5 / np.sqrt(50))
+    narrow = {r.feature: (r.low, r.high) for r in rank_intervals(exact, seed=0)}
+    wide = {r.feature: (r.low, r.high) for r in rank_intervals(noisy, seed=0)}
+    assert narrow["a"] == (1, 1) and wide["a"] == (1, 2)  # a and b within their errors
