@@ -67,6 +67,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
 	$(BIN)/python -m benchmarks.hgb $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.interactions $(if $(QUICK),--quick --out benchmarks/results/interactions-quick.md,)
+	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

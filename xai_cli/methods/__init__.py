@@ -14,6 +14,7 @@ from typing import Any
 
 from xai_cli.errors import MethodError, ParamError
 from xai_cli.methods import (
+    agnostic,
     ensemble,
     linear,
     native_catboost,
@@ -41,6 +42,7 @@ _MODULES = (
     treeshap_interventional,
     treeshap_interactions,
     partial_dependence,
+    agnostic,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}

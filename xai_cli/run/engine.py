@@ -30,6 +30,7 @@ from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows, load_selected
 from xai_cli.load.select import ChosenRows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
+from xai_cli.methods.agnostic.budget import affordable
 from xai_cli.methods.base import library_version
 from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter, adapt
@@ -258,6 +259,12 @@ def prepare_loaded(
         notes.extend(target_notes)
     adapter.typed_frame(X)  # fail early, with one clear error, on values the model cannot take
     chosen, skipped = choose(adapter, request.methods, y is not None, request.level)
+    chosen, priced_out = affordable(
+        chosen,
+        lambda e: ExplainContext(adapter, X, encoded, request.seed, request.params_for(e)),
+        request.time_limit,
+    )
+    skipped = [*skipped, *priced_out]
     on_encoded = frozenset(
         e.name for e, _ in chosen if route(e, adapter, request.level)[1] == "encoded"
     )
@@ -313,7 +320,7 @@ def _run_method(
     if rows is not None and rows.regroups:
         compute = regrouped(compute, rows)
     outcome, check = run_method(explainer, chosen_by, ctx.adapter.family, compute)
-    if check is not None or outcome.local is None:
+    if check is not None or outcome.local is None or not outcome.local.additive:
         return outcome, check
     # a pipeline's summed values must still add up to its final estimator's output
     return outcome, additivity(outcome.local, model_output(ctx.adapter, outcome.local, ctx.X))
