@@ -115,7 +115,7 @@ def explain_command(
     """Explain MODEL on DATA with every applicable method and write comparison reports.
 
     Before running, each method's time is estimated (a cost model; timed pilots on a few rows
-    only when the run looks long) and shown on stderr (``--estimate`` pilots and stops there).
+    only when the run looks long) and shown on stderr (`--estimate` pilots and stops there).
     """
     # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
     from rich.console import Console

@@ -55,15 +55,19 @@ def methods_command(
             title=f"{model}: {adapter.model_class} ({adapter.family}, {adapter.task})",
             title_justify="left",
         )
-        for column in ("method", "applies", "needs --target", "why not / what"):
-            table.add_column(column)
+        # At 80 columns the ids users must type are never cut: the id column takes the width of
+        # the longest id and never wraps; the description folds instead of ending in "…".
+        width = max(len(row["method"]) for row in rows)
+        table.add_column("method", no_wrap=True, min_width=width)
+        table.add_column("applies", no_wrap=True)
+        table.add_column("why not / what", overflow="fold", ratio=1)
         for row in rows:
-            table.add_row(
-                row["method"],
-                "[green]yes[/]" if row["applies"] else "[red]no[/]",
-                "yes" if row["needs_target"] else "",
-                row["reason"] or row["description"],
-            )
+            applies = "[green]yes[/]" if row["applies"] else "[red]no[/]"
+            if row["needs_target"]:
+                applies += " (-t)"
+            table.add_row(row["method"], applies, row["reason"] or row["description"])
         Console().print(table)
+        if any(row["needs_target"] for row in rows):
+            Console().print("(-t): needs labels, `xai explain ... --target COL`", highlight=False)
         for note in adapter.notes:
             Console(stderr=True).print(f"note: {note}", highlight=False)
