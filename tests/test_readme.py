@@ -32,7 +32,9 @@ README = ROOT / "README.md"
 ROWS = 300
 """Rows of each sample data file the README's commands run on (the first ones)."""
 
-FENCE = re.compile(r"^(?P<indent> *)```(?:bash|sh|shell)\n(?P<body>.*?)^(?P=indent)```", re.S | re.M)
+FENCE = re.compile(
+    r"^(?P<indent> *)```(?:bash|sh|shell)\n(?P<body>.*?)^(?P=indent)```", re.S | re.M
+)
 
 NOT_RUN: dict[str, str] = {
     "make ": "a make target sets up its own virtualenv and runs for minutes; CI runs "

@@ -2,9 +2,9 @@
 
 One test, marked ``process`` (about 30-60 s: a build, a virtualenv, an install, two real runs).
 The virtualenv sees this environment's packages (a ``.pth`` line to its site-packages), so
-nothing is downloaded, but the wheel is installed into the new virtualenv itself and the runs start outside
-the checkout, so they import the installed package, not the working tree, and use its data files
-(templates, the starter config) and its console script.
+nothing is downloaded, but the wheel is installed into the new virtualenv itself and the runs
+start outside the checkout, so they import the installed package, not the working tree, and use
+its data files (templates, the starter config) and its console script.
 """
 
 from __future__ import annotations
