@@ -33,6 +33,10 @@ CHECK_ROWS = 256
 """Rows on which the parsed forest must reproduce the library's own raw prediction."""
 BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
+TIMED_ROUNDS = 4
+"""Rounds of blocks (one block per thread) in the slab the estimate times."""
+TIMINGS = 3
+"""Times the estimate's slab is timed; the median is kept."""
 SLICE_BLOCKS = 64
 """Blocks per thread in one progress slice (2 threads: 16,384 rows, well under a second)."""
 GROUP_HEIGHTS = (2, 1, 0)
@@ -323,28 +327,40 @@ def run_interventional_table(
 def predicted_seconds(
     ctx: ExplainContext, rows: int, threads: int, timer: Callable[[], float]
 ) -> tuple[float, str]:
-    """Path-dependent TreeSHAP's time on ``rows`` rows from one timed block.
+    """Path-dependent TreeSHAP's time on ``rows`` rows from timed slabs of the run's rows.
 
     The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
-    every table once (a block of one row costs a good part of a full one), run ``threads`` at a
-    time; so the run takes about ``blocks / min(threads, blocks)`` times one block. One block of
-    the run's rows is timed, after an empty call that loads the compiled kernels, on the run's
-    tables (built once per run, so this costs the run nothing else). Raises
+    every table once, run ``threads`` at a time. A slab of ``threads x`` :data:`TIMED_ROUNDS`
+    blocks (or all the rows, if fewer) is timed :data:`TIMINGS` times on the run's tables (built
+    once per run, so this costs the run nothing else), after an empty call that loads the
+    compiled kernels; the median time per round of blocks, times the run's rounds, is the
+    estimate. One block timed once was the old way: a few milliseconds, so one preemption on a
+    busy machine made it 10x off, and back-to-back estimates differed by as much. Raises
     :class:`UnsupportedForest` where the tables cannot be used.
     """
     compiled, _ = checked_model(ctx)
     table = run_path_dependent_table(ctx, compiled)
-    k = min(BLOCK_ROWS, len(ctx.X))
+    parallel_at_most = max(1, threads)
+    k = min(BLOCK_ROWS * parallel_at_most * TIMED_ROUNDS, len(ctx.X))
     matrix = encode(compiled, ctx.X.iloc[:k])
 
-    def time_block() -> float:
+    def time_slab() -> float:
         evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
-        start = timer()
-        evaluate(compiled, matrix, table)
-        return timer() - start
+        times = []
+        for _ in range(TIMINGS):
+            start = timer()
+            evaluate(compiled, matrix, table)
+            times.append(timer() - start)
+        return float(np.median(times))
 
-    block = ctx.cache.get("tableshap.block_seconds", (ctx.adapter, run_rows(ctx)), time_block)
+    slab = ctx.cache.get("tableshap.slab_seconds", (ctx.adapter, run_rows(ctx)), time_slab)
+    slab_blocks = -(-k // BLOCK_ROWS)
+    slab_rounds = -(-slab_blocks // min(parallel_at_most, slab_blocks))
     blocks = -(-rows // BLOCK_ROWS)
-    parallel = max(1, min(threads, blocks))
-    seconds = block * max(rows, 1) / max(k, 1) if rows < BLOCK_ROWS else block * blocks / parallel
-    return seconds, f"the tables timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
+    parallel = max(1, min(parallel_at_most, blocks))
+    rounds = -(-blocks // parallel)
+    seconds = slab * max(rows, 1) / max(k, 1) if rows < k else slab * rounds / slab_rounds
+    return seconds, (
+        f"the tables timed on {k:,} rows ({TIMINGS} times, median), x {blocks:,} blocks on "
+        f"{parallel} threads"
+    )
