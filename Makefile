@@ -55,13 +55,17 @@ lint: $(STAMP)
 # against each library's own and shap, write benchmarks/results/latest.md; peak memory streamed vs
 # in memory (streaming.md); what the time estimate costs against the run (estimate.md); how fast
 # `xai --version`, `--help` and `xai methods` start, against `import typer` and loading the model
-# alone (startup.md). QUICK=1: small sizes, fewer runs.
+# alone (startup.md); the estimate against the actual time at 10k and 100k rows and its spread
+# over two calls (estimate-accuracy.md); the first run after installing, with an empty numba
+# cache and after `xai warmup` (first-run.md). QUICK=1: small sizes, fewer runs.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
+	$(BIN)/python -m benchmarks.estimate_accuracy --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--rows 10000 --out benchmarks/results/estimate-accuracy-quick.md,--rows 10000 100000)
+	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA
 from xai_cli.methods import REGISTRY, ExplainContext
+from xai_cli.methods.tables import tableshap
 from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare, run_prepared
 from xai_cli.run.estimate import (
     PILOT_FROM,
@@ -210,15 +211,15 @@ def test_treeshap_cost_model_times_a_slab_of_the_run_tables(sample_models: Path)
     ticks = iter(np.arange(0.0, 1000.0, 0.001))  # each reading of the clock: 1 ms later
     got = estimate(REGISTRY["treeshap"], ctx, len(ctx.X), timer=lambda: float(next(ticks)))
     blocks = -(-len(ctx.X) // 128)
-    threads = int(got.basis.split(" on ")[-1].split()[0].rstrip(")"))
-    slab_rows = min(128 * threads * 4, len(ctx.X))  # 4 rounds of one block per thread
-    slab_rounds = -(-(-(-slab_rows // 128)) // threads)
-    rounds = -(-blocks // min(threads, blocks))
-    assert got.seconds == pytest.approx(0.001 * rounds / slab_rounds)  # each timing: 1 ms
+    small = min(128 * tableshap.thread_count(None) * 4, len(ctx.X))  # 4 rounds of blocks
+    large = min(4 * small, len(ctx.X))
+    # every timing reads 1 ms: no cost per row, 1 ms per call, one call for these rows
+    assert got.seconds == pytest.approx(0.001)
     assert got.basis.startswith(
-        f"predicted under 3 s: no pilots (the tables timed on {slab_rows:,} rows (3 times, median)"
+        f"predicted under 3 s: no pilots (the tables timed on {small:,} and {large:,} rows "
+        "(fastest of 2): 1.0 ms per call + 0.0 us per row"
     )
-    assert f"x {blocks} blocks" in got.basis
+    assert f"x {blocks:,} blocks" in got.basis
     # the tables the cost model used are the run's: built once, kept for it
     assert prepared.cache.builds == {
         "tableshap.compile": 1, "tableshap.check": 1, "tableshap.path_dependent_table": 1,

@@ -34,11 +34,13 @@ CHECK_ROWS = 256
 BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
 TIMED_ROUNDS = 4
-"""Rounds of blocks (one block per thread) in the slab the estimate times."""
-TIMINGS = 3
-"""Times the estimate's slab is timed; the median is kept."""
-SLICE_BLOCKS = 64
-"""Blocks per thread in one progress slice (2 threads: 16,384 rows, well under a second)."""
+"""Rounds of blocks (one block per thread) in the smaller slab the estimate times."""
+SPAN = 4
+"""The larger slab the estimate times has ``SPAN`` times the rows of the smaller."""
+TIMINGS = 2
+"""Times each slab is timed; the fastest is kept."""
+SLICE_BLOCKS = 128
+"""Blocks per thread in one progress slice (2 threads: 32,768 rows, about a second)."""
 GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
 
@@ -327,40 +329,49 @@ def run_interventional_table(
 def predicted_seconds(
     ctx: ExplainContext, rows: int, threads: int, timer: Callable[[], float]
 ) -> tuple[float, str]:
-    """Path-dependent TreeSHAP's time on ``rows`` rows from timed slabs of the run's rows.
+    """Path-dependent TreeSHAP's time on ``rows`` rows from two timed slabs of the run's rows.
 
-    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
-    every table once, run ``threads`` at a time. A slab of ``threads x`` :data:`TIMED_ROUNDS`
-    blocks (or all the rows, if fewer) is timed :data:`TIMINGS` times on the run's tables (built
-    once per run, so this costs the run nothing else), after an empty call that loads the
-    compiled kernels; the median time per round of blocks, times the run's rounds, is the
-    estimate. One block timed once was the old way: a few milliseconds, so one preemption on a
-    busy machine made it 10x off, and back-to-back estimates differed by as much. Raises
-    :class:`UnsupportedForest` where the tables cannot be used.
+    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows run ``threads`` at a time, and
+    each call has a fixed cost (waking numba's threads: well under a millisecond on an idle
+    machine, 50-100 ms on a busy one). So two slabs of the run's rows are timed on the run's
+    tables (built once per run, so this costs the run nothing else), ``k`` = ``threads x``
+    :data:`TIMED_ROUNDS` blocks and ``SPAN x k`` rows, each :data:`TIMINGS` times keeping the
+    fastest (a preempted timing is not the machine's speed): a fixed cost and a cost per row, so
+    the estimate is ``fixed + per_row x rows``. The old way, one block timed once, was a few
+    milliseconds: one preemption made it 10x off, and back-to-back estimates differed by as
+    much. Raises :class:`UnsupportedForest` where the tables cannot be used.
     """
     compiled, _ = checked_model(ctx)
     table = run_path_dependent_table(ctx, compiled)
-    parallel_at_most = max(1, threads)
-    k = min(BLOCK_ROWS * parallel_at_most * TIMED_ROUNDS, len(ctx.X))
-    matrix = encode(compiled, ctx.X.iloc[:k])
+    small = min(BLOCK_ROWS * max(1, threads) * TIMED_ROUNDS, len(ctx.X))
+    large = min(SPAN * small, len(ctx.X))
+    matrix = encode(compiled, ctx.X.iloc[:large])
 
-    def time_slab() -> float:
+    def time_slabs() -> tuple[float, float]:
         evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
-        times = []
-        for _ in range(TIMINGS):
-            start = timer()
-            evaluate(compiled, matrix, table)
-            times.append(timer() - start)
-        return float(np.median(times))
 
-    slab = ctx.cache.get("tableshap.slab_seconds", (ctx.adapter, run_rows(ctx)), time_slab)
-    slab_blocks = -(-k // BLOCK_ROWS)
-    slab_rounds = -(-slab_blocks // min(parallel_at_most, slab_blocks))
+        def fastest(k: int) -> float:
+            times = []
+            for _ in range(TIMINGS):
+                start = timer()
+                evaluate(compiled, matrix[:k], table)
+                times.append(timer() - start)
+            return min(times)
+
+        return fastest(small), (fastest(large) if large > small else 0.0)
+
+    t_small, t_large = ctx.cache.get(
+        "tableshap.slab_seconds", (ctx.adapter, run_rows(ctx)), time_slabs
+    )
+    if large > small:
+        per_row = max(t_large - t_small, 0.0) / (large - small)
+        fixed = max(t_small - per_row * small, 0.0)
+    else:  # too few rows for two slabs: one, all per row (an overestimate, and a short run)
+        per_row, fixed = t_small / max(small, 1), 0.0
+    slices = -(-rows // (BLOCK_ROWS * SLICE_BLOCKS * max(1, threads)))
+    seconds = fixed * max(1, slices) + per_row * rows
     blocks = -(-rows // BLOCK_ROWS)
-    parallel = max(1, min(parallel_at_most, blocks))
-    rounds = -(-blocks // parallel)
-    seconds = slab * max(rows, 1) / max(k, 1) if rows < k else slab * rounds / slab_rounds
     return seconds, (
-        f"the tables timed on {k:,} rows ({TIMINGS} times, median), x {blocks:,} blocks on "
-        f"{parallel} threads"
+        f"the tables timed on {small:,} and {large:,} rows (fastest of {TIMINGS}): "
+        f"{fixed * 1000:.1f} ms per call + {per_row * 1e6:.1f} us per row, x {blocks:,} blocks"
     )
