@@ -76,14 +76,13 @@ def test_log_lines_appear_while_a_long_method_runs(xai, small_run, tmp_path: Pat
     assert re.search(r"\] permutation: finished in \d+ s", run.stderr)
 
 
-def test_log_lines_are_rate_limited_and_quiet_prints_none(xai, small_run, tmp_path: Path) -> None:
+def test_a_run_shorter_than_the_interval_prints_no_lines(xai, small_run, tmp_path: Path) -> None:
     model, data = small_run
     run = xai("explain", str(model), str(data), "-t", "y", "-m", "permutation",
               "--param", "permutation:n_repeats=20", "--out", str(tmp_path), "--output-format",
               "none", "--no-estimate", env={"XAI_PROGRESS_INTERVAL": "600"})  # fmt: skip
     assert run.code == 0, run.stderr
-    assert "shuffled copies" not in run.stderr  # no heartbeat inside the interval
-    assert "permutation: finished in" in run.stderr
+    assert not STAMP.search(run.stderr)  # a run shorter than the interval: no progress lines
     quiet = xai("explain", str(model), str(data), "-t", "y", "-m", "treeshap", "-q", "--out",
                 str(tmp_path), "--output-format", "none")  # fmt: skip
     assert quiet.code == 0 and not STAMP.search(quiet.stderr)

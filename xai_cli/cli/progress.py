@@ -3,9 +3,10 @@
 On a terminal: one live line, redrawn four times a second (rich), e.g.
 ``⠋ permutation ━━━━━━━╸━━━━━━ 120/325 shuffled copies, 35 s elapsed, 1 min 02 s left``; before a
 method has reported any units the ETA is its estimate minus the time spent, marked
-``(estimated)``. Anywhere else (a CI log, a pipe): plain timestamped lines, one when each step and
-method starts and ends, and while one runs a line at most every ``XAI_PROGRESS_INTERVAL`` seconds
-(default 10), so a log shows the run is alive without flooding it.
+``(estimated)``. Anywhere else (a CI log, a pipe): plain timestamped lines at most every
+``XAI_PROGRESS_INTERVAL`` seconds (default 10), so a log shows a long run is alive without
+flooding it: the running method's state (or the step, such as loading data), and once such a line
+has appeared, each method's start and end; a run shorter than the interval prints none.
 
 The facts come from :mod:`xai_cli.progress` (method start and end, units reported by the methods)
 and from the engine's step messages (``loading model ...``, ``estimating treeshap``). Imported
@@ -41,8 +42,9 @@ def log_interval() -> float:
 
 
 class LogProgress:
-    """Plain timestamped lines for a log: steps and methods as they start and end, and while a
-    method (or a long step) runs, its state at most every ``interval`` seconds."""
+    """Plain timestamped lines for a log, at most one every ``interval`` seconds while the run
+    goes on. A run shorter than ``interval`` prints nothing (a log, or a test, sees only its
+    result); once a line has been printed, methods' starts and ends are printed too."""
 
     def __init__(self, console: Console, interval: float) -> None:
         self.console = console
@@ -52,13 +54,14 @@ class LogProgress:
         self.step = ""
         self.step_started = time.monotonic()
         self.last_line = time.monotonic()
+        self.live = False
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._beat, name="xai-progress", daemon=True)
 
     def _print(self, text: str) -> None:
         stamp = datetime.now().strftime("%H:%M:%S")
         self.console.print(f"[{stamp}] {text}", highlight=False, markup=False, soft_wrap=True)
-        self.last_line = time.monotonic()
+        self.last_line, self.live = time.monotonic(), True
 
     def _beat(self) -> None:
         while not self.stop.wait(min(1.0, self.interval / 4)):
@@ -72,19 +75,19 @@ class LogProgress:
                     self._print(f"{self.step} ({elapsed} elapsed)")
 
     def phase(self, message: str) -> None:
-        """An engine step (``loading data ...``); per-partition steps only reach the heartbeat."""
+        """An engine step (``loading data ...``): shown by the heartbeat while it lasts."""
         with self.lock:
-            self.step, self.step_started = message, time.monotonic()
             inner = self.current is not None and "partition" in message
-            if not inner and not message.startswith("running "):  # start() prints those
-                self._print(message)
+            if not inner and not message.startswith("running "):  # start() says those
+                self.step, self.step_started = message, time.monotonic()
 
     def start(self, progress: MethodProgress) -> None:
         with self.lock:
             self.current = progress
-            guess = progress.estimate
-            said = "" if guess is None else f" (estimated {duration(guess)})"
-            self._print(f"{progress.method}: started{said}")
+            if self.live:
+                guess = progress.estimate
+                said = "" if guess is None else f" (estimated {duration(guess)})"
+                self._print(f"{progress.method}: started{said}")
 
     def update(self, progress: MethodProgress) -> None:
         return None  # the heartbeat prints the latest state at its own pace
@@ -92,7 +95,8 @@ class LogProgress:
     def finish(self, progress: MethodProgress) -> None:
         with self.lock:
             self.current, self.step = None, ""
-            self._print(f"{progress.method}: finished in {duration(progress.elapsed())}")
+            if self.live:
+                self._print(f"{progress.method}: finished in {duration(progress.elapsed())}")
 
 
 class FactsColumn(ProgressColumn):
