@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo audit-demo test lint browser clean bench
+.PHONY: setup demo audit-demo test lint browser clean bench dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,12 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
 	$(BIN)/python -m benchmarks.estimate_accuracy --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--rows 10000 --out benchmarks/results/estimate-accuracy-quick.md,--rows 10000 100000)
 	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
+
+# The wheel and sdist in dist/, checked as PyPI would (twine check --strict).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache
