@@ -33,12 +33,14 @@ class Warmup:
 def cache_dir() -> str:
     """Where numba reads and writes xai's compiled kernels (the first writable of numba's own
     choices: ``NUMBA_CACHE_DIR``, beside the package, the user cache folder)."""
-    from numba.core.caching import FunctionCache
-
     from xai_cli.methods.tables import kernels
 
-    locator = FunctionCache(kernels.predict.py_func)._cache_path
-    return str(locator)
+    try:  # numba's own choice of folder (a private attribute: if it moves, say so)
+        from numba.core.caching import FunctionCache
+
+        return str(FunctionCache(kernels.predict.py_func)._cache_path)
+    except Exception:
+        return "numba's cache folder (unknown to this numba version)"
 
 
 def warmup() -> Warmup:
