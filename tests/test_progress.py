@@ -86,3 +86,32 @@ def test_a_run_shorter_than_the_interval_prints_no_lines(xai, small_run, tmp_pat
     quiet = xai("explain", str(model), str(data), "-t", "y", "-m", "treeshap", "-q", "--out",
                 str(tmp_path), "--output-format", "none")  # fmt: skip
     assert quiet.code == 0 and not STAMP.search(quiet.stderr)
+
+
+def test_treeshap_in_slices_reports_rows_and_gives_identical_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from xai_cli.methods.tables import tableshap
+    from xai_cli.model.adapter import adapt
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(1000, 4)), columns=list("abcd"))
+    model = RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, X["a"] > 0)
+    compiled = tableshap.compile_model(adapt(model))
+    matrix = tableshap.encode(compiled, X)
+    table = tableshap.path_dependent_table(compiled)
+    whole = tableshap.evaluate(compiled, matrix, table)  # nobody watching: one call
+    monkeypatch.setattr(tableshap, "SLICE_BLOCKS", 1)  # a slice per round of blocks
+    seen: list[tuple[int, int]] = []
+
+    class Spy:
+        def start(self, p: MethodProgress) -> None: ...
+        def finish(self, p: MethodProgress) -> None: ...
+        def update(self, p: MethodProgress) -> None:
+            seen.append((p.done, p.total))
+
+    with progress.tracking(Spy()), progress.method("treeshap"):
+        sliced = tableshap.evaluate(compiled, matrix, table)
+    assert np.array_equal(sliced, whole)
+    assert len(seen) > 1 and seen[-1] == (1000, 1000)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)

@@ -152,7 +152,7 @@ def test_every_readme_command_runs(layout: Path, capsys: pytest.CaptureFixture[s
         for line in skipped:
             print(f"  - {line}")
     assert not failed, "README commands that fail:\n" + "\n".join(failed)
-    assert len(ran) >= 15  # the extraction found the README's commands
+    assert len(ran) >= 10 and len(ran) + len(skipped) >= 25  # the README's commands were found
     assert (layout / "reports" / "adult" / "report.html").exists()
     assert (layout / "configs" / "my-model.yaml").read_text().startswith("# xai run config")
 
