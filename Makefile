@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo audit-demo test lint browser clean bench
+.PHONY: setup demo audit-demo test lint browser clean bench dist
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,10 @@ lint: $(STAMP)
 # `xai --version`, `--help` and `xai methods` start, against `import typer` and loading the model
 # alone (startup.md); HistGradientBoosting TreeSHAP against shap (hgb.md); treeshap.interactions
 # against XGBoost's pred_interactions and shap's shap_interaction_values, with peak memory per row
-# count (interactions.md). QUICK=1: small sizes, fewer runs.
+# count (interactions.md); model-agnostic methods against shap (agnostic.md); the estimate against
+# the actual time at 10k and 100k rows and its spread over two calls (estimate-accuracy.md); the
+# first run after installing, with an empty numba cache and after `xai warmup` (first-run.md).
+# QUICK=1: small sizes, fewer runs.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
@@ -68,6 +71,14 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.hgb $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.interactions $(if $(QUICK),--quick --out benchmarks/results/interactions-quick.md,)
 	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
+	$(BIN)/python -m benchmarks.estimate_accuracy --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--rows 10000 --out benchmarks/results/estimate-accuracy-quick.md,--rows 10000 100000)
+	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
+
+# The wheel and sdist in dist/, checked as PyPI would (twine check --strict).
+dist: $(STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

@@ -62,8 +62,9 @@ class Run:
     stderr: str
 
 
-CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "200"}
-"""Set for every invocation, in process or not: plain text, and tables wide enough to assert on."""
+CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "200", "XAI_PROGRESS_INTERVAL": "3600"}
+"""Set for every invocation, in process or not: plain text, tables wide enough to assert on, and
+no progress lines in a slow run's stderr (tests/test_progress.py sets a short interval)."""
 
 PROCESS_WARNING_FILTERS = (
     ("default", DeprecationWarning, "__main__"),

@@ -22,6 +22,7 @@ import pytest
 
 from tests.conftest import SAMPLE_DATA
 from xai_cli.methods import REGISTRY, ExplainContext
+from xai_cli.methods.tables import tableshap
 from xai_cli.run.engine import ExplainRequest, estimates, explain, prepare, run_prepared
 from xai_cli.run.estimate import (
     PILOT_FROM,
@@ -201,7 +202,7 @@ def test_a_run_predicted_long_or_an_explicit_estimate_is_piloted() -> None:
     assert failing.seen == [50, 50, 200]  # a cost model that fails leaves it to the pilots
 
 
-def test_treeshap_cost_model_times_one_block_of_the_run_tables(sample_models: Path) -> None:
+def test_treeshap_cost_model_times_a_slab_of_the_run_tables(sample_models: Path) -> None:
     request = ExplainRequest(str(sample_models / "adult_xgboost.joblib"),
                              str(SAMPLE_DATA / "adult.csv"), target="income",
                              methods=("treeshap",))  # fmt: skip
@@ -210,14 +211,19 @@ def test_treeshap_cost_model_times_one_block_of_the_run_tables(sample_models: Pa
     ticks = iter(np.arange(0.0, 1000.0, 0.001))  # each reading of the clock: 1 ms later
     got = estimate(REGISTRY["treeshap"], ctx, len(ctx.X), timer=lambda: float(next(ticks)))
     blocks = -(-len(ctx.X) // 128)
-    threads = int(got.basis.split(" on ")[-1].split()[0].rstrip(")"))
-    assert got.seconds == pytest.approx(0.001 * blocks / min(threads, blocks))
-    assert got.basis.startswith("predicted under 3 s: no pilots (the tables timed on 128 rows")
-    assert f"x {blocks} blocks" in got.basis
+    small = min(128 * tableshap.thread_count(None) * 4, len(ctx.X))  # 4 rounds of blocks
+    large = min(4 * small, len(ctx.X))
+    # every timing reads 1 ms: no cost per row, 1 ms per call, one call for these rows
+    assert got.seconds == pytest.approx(0.001)
+    assert got.basis.startswith(
+        f"predicted under 3 s: no pilots (the tables timed on {small:,} and {large:,} rows "
+        "(fastest of 2): 1.0 ms per call + 0.0 us per row"
+    )
+    assert f"x {blocks:,} blocks" in got.basis
     # the tables the cost model used are the run's: built once, kept for it
     assert prepared.cache.builds == {
         "tableshap.compile": 1, "tableshap.check": 1, "tableshap.path_dependent_table": 1,
-        "tableshap.block_seconds": 1,
+        "tableshap.slab_seconds": 1,
     }
     native = ExplainRequest(request.model_path, request.data_path, target="income",
                             methods=("treeshap",),

@@ -20,23 +20,33 @@ from xai_cli.cli import diff as _diff
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
 from xai_cli.cli import run as _run
+from xai_cli.cli import warmup as _warmup
+from xai_cli.cli.help import XaiCommand, epilog
 
 app = typer.Typer(
     name="xai",
     help="Run every explanation method that applies to a tabular model, side by side, and "
     "measure how far they agree.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # xai --install-completion / --show-completion (bash, zsh, fish, pwsh)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help, as ruff and pip print it: no rich import for --help
 )
-app.command("explain")(_explain.explain_command)
-app.command("methods")(_methods.methods_command)
-app.command("run")(_run.run_command)
-app.command("init")(_config_cmds.init_command)
-app.command("schema")(_config_cmds.schema_command)
-app.command("audit")(_audit.audit_command)
-app.command("diff")(_diff.diff_command)
+
+
+def _command(name: str, function: object) -> None:
+    """Register ``function`` as ``xai NAME``, with placeholders and examples in its help."""
+    app.command(name, cls=XaiCommand, epilog=epilog(name))(function)  # type: ignore[arg-type]
+
+
+_command("explain", _explain.explain_command)
+_command("methods", _methods.methods_command)
+_command("run", _run.run_command)
+_command("init", _config_cmds.init_command)
+_command("schema", _config_cmds.schema_command)
+_command("audit", _audit.audit_command)
+_command("diff", _diff.diff_command)
+_command("warmup", _warmup.warmup_command)
 
 
 def _version(value: bool) -> None:

@@ -139,13 +139,14 @@ def explain_command(
     """Explain MODEL on DATA with every applicable method and write comparison reports.
 
     Before running, each method's time is estimated (a cost model; timed pilots on a few rows
-    only when the run looks long) and shown on stderr (``--estimate`` pilots and stops there).
+    only when the run looks long) and shown on stderr (`--estimate` pilots and stops there).
     """
     # Imported here, not at the top, so that `xai --help` does not pay for them (see cli/__init__).
     from rich.console import Console
 
     from xai_cli.api import explain_request
     from xai_cli.cli.console import print_estimates, print_summary
+    from xai_cli.cli.progress import run_progress
     from xai_cli.load.data import resolve_max_rows
     from xai_cli.methods.params import parse_options
     from xai_cli.reports.writer import parse_formats
@@ -185,20 +186,18 @@ def explain_command(
             level=level,
         )
         if estimate_only:
-            with err.status("estimating…") as status:
-                prepared = prepare(request, progress=lambda msg: status.update(msg))
-                found = estimates(
-                    request, prepared, progress=lambda msg: status.update(msg), pilot=True
-                )
+            with run_progress(err, quiet=quiet) as step:
+                prepared = prepare(request, progress=step)
+                found = estimates(request, prepared, progress=step, pilot=True)
             if output_format == "json":
                 typer.echo(json.dumps([dataclasses.asdict(e) for e in found], indent=2))
             elif output_format == "table":
                 print_estimates(found, Console())
             return
-        with err.status("explaining…") as status:
+        with run_progress(err, quiet=quiet) as step:
             explanation = explain_request(
                 request,
-                progress=lambda msg: status.update(msg),
+                progress=step,
                 on_estimates=None
                 if no_estimate
                 else lambda found: err.print(describe_estimates(found), highlight=False),

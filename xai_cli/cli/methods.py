@@ -74,16 +74,24 @@ def methods_command(
             title=f"{model}: {adapter.model_class} ({adapter.family}, {adapter.task})",
             title_justify="left",
         )
-        for column in ("method", "applies", "needs --target", "why not / what"):
-            table.add_column(column)
+        # At 80 columns the ids users must type are never cut: the id column takes the width of
+        # the longest id and never wraps; the description folds instead of ending in "…".
+        width = max(len(row["method"]) for row in rows)
+        table.add_column("method", no_wrap=True, min_width=width)
+        table.add_column("applies", no_wrap=True)
+        table.add_column("why not / what", overflow="fold", ratio=1)
         for row in rows:
-            applies = "[green]yes[/]" if row["in_auto"] else "[green]yes[/] (when named)"
-            table.add_row(
-                row["method"],
-                applies if row["applies"] else "[red]no[/]",
-                "yes" if row["needs_target"] else "",
-                row["reason"] or row["description"],
-            )
+            if not row["applies"]:
+                applies = "[red]no[/]"
+            else:
+                applies = "[green]yes[/]" if row["in_auto"] else "[green]if named[/]"
+            if row["needs_target"]:
+                applies += " (-t)"
+            table.add_row(row["method"], applies, row["reason"] or row["description"])
         Console().print(table)
+        if any(row["needs_target"] for row in rows):
+            Console().print("(-t): needs labels, `xai explain ... --target COL`", highlight=False)
+        if any(row["applies"] and not row["in_auto"] for row in rows):
+            Console().print("if named: auto leaves it out; run it with -m METHOD", highlight=False)
         for note in adapter.notes:
             Console(stderr=True).print(f"note: {note}", highlight=False)

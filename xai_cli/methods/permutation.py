@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from xai_cli.compare.bootstrap import WeightedScore, resample_counts
+from xai_cli import progress
+from xai_cli.compare.bootstrap import RESAMPLES, WeightedScore, resample_counts
 from xai_cli.methods.base import SUPPORTED, ExplainContext, Support, Timer, read_params
 from xai_cli.methods.params import MethodParams
 from xai_cli.model.adapter import ModelAdapter
@@ -195,6 +196,7 @@ class Permutation:
             batch = run(predict_shuffled, [(column, o) for o in orders], adapter=adapter, X=X)
             scores.extend(score_predictions(adapter, p, ctx.y) for p in batch)
             made.extend(batch if keep else [])
+            progress.advance((column + 1) * repeats, X.shape[1] * repeats, "shuffled copies")
         importances = (baseline - np.array(scores)).reshape(X.shape[1], repeats)
         params: dict[str, Any] = {"n_repeats": repeats, "metric": metric_name(adapter),
                                   "seed": ctx.seed, "rows": len(ctx.y)}  # fmt: skip
@@ -239,10 +241,12 @@ def bootstrap_importances(
     if not np.allclose(drops, importances, rtol=1e-9, atol=1e-12, equal_nan=True):
         return None
     blocks = []
+    progress.advance(0, RESAMPLES, "bootstrap resamples")
     for counts in resample_counts(len(y), seed=seed):
         scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
         drop = scored[:, :1] - scored[:, 1:]
         blocks.append(drop.reshape(len(counts), features, repeats).mean(axis=2))
+        progress.advance(sum(len(b) for b in blocks), RESAMPLES, "bootstrap resamples")
     boot = np.vstack(blocks)
     return boot if np.isfinite(boot).all() else None
 

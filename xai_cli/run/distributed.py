@@ -21,8 +21,12 @@ def dask_client(scheduler: str | None) -> Iterator[Any]:
     """A ``distributed.Client`` on ``scheduler``, or on a fresh ``LocalCluster`` when ``None``."""
     try:
         from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - a dependency of the package
-        raise UsageError("--engine dask needs the 'distributed' package", cause=str(exc)) from exc
+    except ImportError as exc:  # the [dask] extra is not installed
+        raise UsageError(
+            "--engine dask needs Dask, which is an optional part of xai-cli",
+            cause=str(exc),
+            hint="pip install 'xai-cli[dask]' (or pipx inject xai-cli 'dask[distributed]')",
+        ) from exc
     if scheduler:
         try:
             client = Client(scheduler, timeout="20s")

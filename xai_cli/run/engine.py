@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from xai_cli import __version__
+from xai_cli import progress as units
 from xai_cli.compare.agreement import additivity, compare, intervals_from_bootstrap, rank_intervals
 from xai_cli.errors import MethodError
 from xai_cli.load.data import data_columns
@@ -375,7 +376,8 @@ def run_prepared(
         for explainer, chosen_by in chosen:
             guess = guessed.get(explainer.name)
             progress(f"running {explainer.name}" + (f" (~{guess:.1f} s)" if guess else ""))
-            outcome, check = _run_method(request, prep, explainer, chosen_by, dask, progress)
+            with units.method(explainer.name, guess):
+                outcome, check = _run_method(request, prep, explainer, chosen_by, dask, progress)
             if outcome.provenance is not None and guess is not None:
                 provenance = dataclasses.replace(outcome.provenance, estimated_s=guess)
                 outcome = dataclasses.replace(outcome, provenance=provenance)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from xai_cli import progress as units
 from xai_cli.errors import UsageError
 from xai_cli.load.data import split_features
 from xai_cli.load.models import load_model
@@ -141,9 +142,13 @@ def run_rowwise(
     parts = partitions(data_path, job.chunk_rows)
     if engine == "local":
         results = []
+        total, done = sum(p.rows for p in parts), 0
         for i, part in enumerate(parts):
             progress(f"{job.method}: partition {i + 1}/{len(parts)}")
-            results.append(explain_partition(part, job, adapter, cache))
+            with units.suppressed():  # the file's rows are the units here, not a chunk's
+                results.append(explain_partition(part, job, adapter, cache))
+            done += part.rows
+            units.advance(done, total, "rows")
     elif engine == "dask":
         from xai_cli.run.distributed import map_partitions
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from xai_cli import progress
 from xai_cli.methods.base import ExplainContext
 from xai_cli.methods.tables import groups, kernels
 from xai_cli.model.adapter import ModelAdapter
@@ -32,6 +33,14 @@ CHECK_ROWS = 256
 """Rows on which the parsed forest must reproduce the library's own raw prediction."""
 BLOCK_ROWS = 128
 """Rows per parallel work item; small enough that a block's patterns stay in cache."""
+TIMED_ROUNDS = 4
+"""Rounds of blocks (one block per thread) in the smaller slab the estimate times."""
+SPAN = 4
+"""The larger slab the estimate times has ``SPAN`` times the rows of the smaller."""
+TIMINGS = 2
+"""Times each slab is timed; the fastest is kept."""
+SLICE_BLOCKS = 128
+"""Blocks per thread in one progress slice (2 threads: 32,768 rows, about a second)."""
 GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
 
@@ -203,14 +212,35 @@ def merge_tables(compiled: CompiledModel, leaf_table: np.ndarray) -> np.ndarray:
 
 
 def evaluate(compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """SHAP values of the encoded rows from merged tables (rows x features x outputs)."""
+    """SHAP values of the encoded rows from merged tables (rows x features x outputs).
+
+    While a run watches progress, the rows go to the kernel in slices of whole blocks
+    (:data:`SLICE_BLOCKS` per thread), each slice reported as rows done: every row is summed
+    the same way whatever slice or block it is in, so the values are identical either way.
+    """
     f, c = compiled.forest, compiled
-    return groups.evaluate(
-        np.ascontiguousarray(matrix, dtype=np.float64), f.n_outputs, BLOCK_ROWS, f.tree_offsets,
-        f.tree_output, f.left, f.right, f.feature, f.threshold, f.rule, f.missing,
-        f.default_left, f.cat_offsets, f.cat_values, c.split_slot, c.node_d, c.tree_group_off,
-        c.g_node, c.g_k, c.g_inner_off, c.g_inner, c.g_u_off, c.g_u, c.g_table_off, table,
-    )
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+
+    def kernel(rows: np.ndarray) -> np.ndarray:
+        return groups.evaluate(
+            rows, f.n_outputs, BLOCK_ROWS, f.tree_offsets, f.tree_output, f.left, f.right,
+            f.feature, f.threshold, f.rule, f.missing, f.default_left, f.cat_offsets,
+            f.cat_values, c.split_slot, c.node_d, c.tree_group_off, c.g_node, c.g_k,
+            c.g_inner_off, c.g_inner, c.g_u_off, c.g_u, c.g_table_off, table,
+        )
+
+    import numba
+
+    step = BLOCK_ROWS * SLICE_BLOCKS * numba.get_num_threads()
+    n = len(matrix)
+    if not progress.reporting() or n <= step:
+        return kernel(matrix)
+    out = np.empty((n, matrix.shape[1], f.n_outputs), dtype=np.float64)
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        out[start:stop] = kernel(matrix[start:stop])
+        progress.advance(stop, n, "rows")
+    return out
 
 
 def path_dependent_table(compiled: CompiledModel) -> np.ndarray:
@@ -305,28 +335,49 @@ def run_interventional_table(
 def predicted_seconds(
     ctx: ExplainContext, rows: int, threads: int, timer: Callable[[], float]
 ) -> tuple[float, str]:
-    """Path-dependent TreeSHAP's time on ``rows`` rows from one timed block.
+    """Path-dependent TreeSHAP's time on ``rows`` rows from two timed slabs of the run's rows.
 
-    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows, each walking every tree and
-    every table once (a block of one row costs a good part of a full one), run ``threads`` at a
-    time; so the run takes about ``blocks / min(threads, blocks)`` times one block. One block of
-    the run's rows is timed, after an empty call that loads the compiled kernels, on the run's
-    tables (built once per run, so this costs the run nothing else). Raises
-    :class:`UnsupportedForest` where the tables cannot be used.
+    The kernel's work comes in blocks of :data:`BLOCK_ROWS` rows run ``threads`` at a time, and
+    each call has a fixed cost (waking numba's threads: well under a millisecond on an idle
+    machine, 50-100 ms on a busy one). So two slabs of the run's rows are timed on the run's
+    tables (built once per run, so this costs the run nothing else), ``k`` = ``threads x``
+    :data:`TIMED_ROUNDS` blocks and ``SPAN x k`` rows, each :data:`TIMINGS` times keeping the
+    fastest (a preempted timing is not the machine's speed): a fixed cost and a cost per row, so
+    the estimate is ``fixed + per_row x rows``. The old way, one block timed once, was a few
+    milliseconds: one preemption made it 10x off, and back-to-back estimates differed by as
+    much. Raises :class:`UnsupportedForest` where the tables cannot be used.
     """
     compiled, _ = checked_model(ctx)
     table = run_path_dependent_table(ctx, compiled)
-    k = min(BLOCK_ROWS, len(ctx.X))
-    matrix = encode(compiled, ctx.X.iloc[:k])
+    small = min(BLOCK_ROWS * max(1, threads) * TIMED_ROUNDS, len(ctx.X))
+    large = min(SPAN * small, len(ctx.X))
+    matrix = encode(compiled, ctx.X.iloc[:large])
 
-    def time_block() -> float:
+    def time_slabs() -> tuple[float, float]:
         evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
-        start = timer()
-        evaluate(compiled, matrix, table)
-        return timer() - start
 
-    block = ctx.cache.get("tableshap.block_seconds", (ctx.adapter, run_rows(ctx)), time_block)
+        def fastest(k: int) -> float:
+            times = []
+            for _ in range(TIMINGS):
+                start = timer()
+                evaluate(compiled, matrix[:k], table)
+                times.append(timer() - start)
+            return min(times)
+
+        return fastest(small), (fastest(large) if large > small else 0.0)
+
+    t_small, t_large = ctx.cache.get(
+        "tableshap.slab_seconds", (ctx.adapter, run_rows(ctx)), time_slabs
+    )
+    if large > small:
+        per_row = max(t_large - t_small, 0.0) / (large - small)
+        fixed = max(t_small - per_row * small, 0.0)
+    else:  # too few rows for two slabs: one, all per row (an overestimate, and a short run)
+        per_row, fixed = t_small / max(small, 1), 0.0
+    slices = -(-rows // (BLOCK_ROWS * SLICE_BLOCKS * max(1, threads)))
+    seconds = fixed * max(1, slices) + per_row * rows
     blocks = -(-rows // BLOCK_ROWS)
-    parallel = max(1, min(threads, blocks))
-    seconds = block * max(rows, 1) / max(k, 1) if rows < BLOCK_ROWS else block * blocks / parallel
-    return seconds, f"the tables timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
+    return seconds, (
+        f"the tables timed on {small:,} and {large:,} rows (fastest of {TIMINGS}): "
+        f"{fixed * 1000:.1f} ms per call + {per_row * 1e6:.1f} us per row, x {blocks:,} blocks"
+    )
