@@ -69,7 +69,8 @@ def commands(text: str) -> list[Command]:
     """Every command of the README's bash blocks, in order (comments dropped, ``> FILE`` kept)."""
     found = []
     for block in FENCE.finditer(text):
-        for raw in block.group("body").splitlines():
+        body = re.sub(r"\\\n\s*", " ", block.group("body"))  # join continued lines
+        for raw in body.splitlines():
             argv = shlex.split(raw, comments=True)
             if not argv:
                 continue
