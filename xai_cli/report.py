@@ -31,6 +31,8 @@ from pydantic import (
 
 from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
+from xai_cli.validate.facts import section
+from xai_cli.validate.schema import ValidationSection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -257,6 +259,9 @@ class Report(_Entry):
     rank_intervals: tuple[RankIntervalEntry, ...] = ()
     local: LocalSection | None
     audit: AuditSection | None = None
+    validation: ValidationSection | None = None
+    """The verdict, the leak and identifier warnings and (``xai validate``) the scorecard;
+    absent from reports written before it existed."""
 
     @field_validator("schema_version")
     @classmethod
@@ -270,6 +275,8 @@ class Report(_Entry):
         data = handler(self)
         if self.audit is None:  # only `xai audit` reports carry the key
             data.pop("audit", None)
+        if self.validation is None:  # reports written before the verdict existed
+            data.pop("validation", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -381,6 +388,7 @@ class Report(_Entry):
                 RankIntervalEntry(**asdict(r)) for r in comparison.rank_intervals
             ),
             local=None if local is None else _local_section(local, prov.seed),
+            validation=section(result),
         )
 
     @classmethod

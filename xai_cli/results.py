@@ -266,6 +266,9 @@ class ExplainResult:
     outputs: tuple[str, ...]
     outcomes: tuple[MethodOutcome, ...]
     comparison: Comparison
+    validation: Any = None
+    """The facts behind the report's verdict (:class:`xai_cli.validate.facts.Facts`): leak and
+    identifier findings, and the scorecard after ``xai validate``; ``None``: not screened."""
 
     @property
     def tables(self) -> tuple[ImportanceTable, ...]:

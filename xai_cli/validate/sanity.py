@@ -1,0 +1,102 @@
+"""Sanity checks (Adebayo et al. 2018, evaluation_methods.md §6.2): an explanation must depend on
+the model's parameters (T10) and on the labels it was trained on (T11, opt-in).
+
+**T10**: every method is re-run on a copy of the model whose leaf values are permuted within each
+tree (structure kept, function destroyed; linear models and MLPs: weights shuffled). An importance
+that does not change at all (relative L1 change <= 1e-9) does not read what the model computes: a
+FAIL (native split, gain and cover importances fail by construction: they read the structure and
+the training statistics only). A change under 1% is a WARN.
+
+**T11** (``label_randomisation``): the model is refit on permuted labels; a method whose ranking
+on that model still matches its ranking on a refit on the true labels (Spearman >= 0.9) explains
+the features' distributions rather than what the model learnt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from xai_cli.results import MethodOutcome
+from xai_cli.validate.checks import Check, judged, skip
+from xai_cli.validate.context import Subject, pooled, spearman
+from xai_cli.validate.models import CannotCopy, randomised, refit
+
+FAMILY = "sanity"
+
+
+def _original(subject: Subject, outcome: MethodOutcome) -> np.ndarray:
+    """The method's pooled importance on the check rows (sliced from the run when each row's
+    values depend only on that row, else re-run)."""
+    explainer = subject.explainers[outcome.method]
+    if not explainer.uses_rows and outcome.table is not None:
+        return pooled(outcome.table)
+    if (
+        outcome.local is not None
+        and explainer.row_wise
+        and len(outcome.local.values) == len(subject.prepared.X)
+    ):
+        values = np.abs(outcome.local.values[subject.rows])
+        return values.sum(axis=2).mean(axis=0) if values.shape[2] > 1 else values[:, :, 0].mean(0)
+    return pooled(subject.run(outcome.method, subject.X, y=subject.y))
+
+
+def parameter_randomisation(subject: Subject) -> list[Check]:
+    """T10 for every method that ran."""
+    try:
+        other = randomised(subject.adapter, subject.request.seed + 5)
+    except CannotCopy as exc:
+        return [skip(FAMILY, "parameter_randomisation", o.method, str(exc), "T10")
+                for o in subject.ok]  # fmt: skip
+    out = []
+    for outcome in subject.ok:
+        name = outcome.method
+        try:
+            before = _original(subject, outcome)
+            after = pooled(subject.run(name, subject.X, adapter=other, y=subject.y))
+        except Exception as exc:
+            out.append(skip(FAMILY, "parameter_randomisation", name, f"could not run: {exc}",
+                            "T10"))  # fmt: skip
+            continue
+        change = float(np.abs(after - before).sum() / max(np.abs(before).sum(), 1e-300))
+        rho = spearman(before, after)
+        out.append(judged(
+            FAMILY, "parameter_randomisation", name, change, 0.01, ">", warn=1e-9, test="T10",
+            what="relative L1 change of the importances after permuting the leaf values",
+            details={"spearman": rho},
+        ))  # fmt: skip
+    return out
+
+
+def label_randomisation(subject: Subject) -> list[Check]:
+    """T11 (opt-in): refits on true and on permuted labels, rankings compared per method."""
+    if not subject.options.label_randomisation:
+        return [skip(FAMILY, "label_randomisation", o.method,
+                     "opt-in: pass --label-randomisation (refits the model twice)", "T11")
+                for o in subject.ok]  # fmt: skip
+    if subject.y is None:
+        return [skip(FAMILY, "label_randomisation", o.method, "needs labels (--target)", "T11")
+                for o in subject.ok]  # fmt: skip
+    X, y = subject.X, subject.y
+    rng = np.random.default_rng(subject.request.seed + 13)
+    try:
+        true = refit(subject.adapter, X, y)
+        noise = refit(subject.adapter, X, rng.permutation(y))
+    except CannotCopy as exc:
+        return [skip(FAMILY, "label_randomisation", o.method, str(exc), "T11")
+                for o in subject.ok]  # fmt: skip
+    out = []
+    for outcome in subject.ok:
+        name = outcome.method
+        try:
+            a = pooled(subject.run(name, X, adapter=true, y=y))
+            b = pooled(subject.run(name, X, adapter=noise, y=rng.permutation(y)))
+        except Exception as exc:
+            out.append(skip(FAMILY, "label_randomisation", name, f"could not run: {exc}", "T11"))
+            continue
+        rho = spearman(a, b)
+        out.append(judged(
+            FAMILY, "label_randomisation", name, 1.0 if rho is None else float(rho), 0.5, "<",
+            warn=0.9, test="T11",
+            what="Spearman between the rankings of refits on true and on permuted labels",
+        ))  # fmt: skip
+    return out
