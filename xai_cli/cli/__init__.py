@@ -20,6 +20,7 @@ from xai_cli.cli import diff as _diff
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
 from xai_cli.cli import run as _run
+from xai_cli.cli import validate as _validate
 
 app = typer.Typer(
     name="xai",
@@ -37,6 +38,7 @@ app.command("init")(_config_cmds.init_command)
 app.command("schema")(_config_cmds.schema_command)
 app.command("audit")(_audit.audit_command)
 app.command("diff")(_diff.diff_command)
+app.command("validate")(_validate.validate_command)
 
 
 def _version(value: bool) -> None:

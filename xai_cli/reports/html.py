@@ -17,6 +17,7 @@ import markupsafe
 
 from xai_cli.reports.jinja import ENV
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
+from xai_cli.reports.validation import matrix
 
 if TYPE_CHECKING:
     from xai_cli.report import AgreementEntry, RankIntervalEntry, Report
@@ -368,5 +369,7 @@ def render(report: Report) -> str:
         "bees": _beeswarm(report),
         "spread_rows": SPREAD_ROWS,
         "fmt": _fmt,
+        "validation": report.validation,
+        "validation_matrix": None if report.validation is None else matrix(report.validation),
     }
     return ENV.get_template("report.html.j2").render(**context)

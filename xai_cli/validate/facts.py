@@ -50,8 +50,9 @@ def section(result: ExplainResult) -> ValidationSection:
     return ValidationSection(
         verdict=verdict,
         findings=tuple(
-            FindingEntry(kind=f.kind, feature=f.feature, message=f.message,
-                         evidence=clean(f.evidence))
+            FindingEntry(
+                kind=f.kind, feature=f.feature, message=f.message, evidence=clean(f.evidence)
+            )
             for f in facts.findings
         ),  # fmt: skip
         status="NOT_RUN" if card is None else overall([c.status for c in card.checks]),
@@ -59,9 +60,16 @@ def section(result: ExplainResult) -> ValidationSection:
         if card is None
         else tuple(
             CheckEntry(
-                family=c.family, check=c.check, method=c.method, status=c.status,
-                reason=c.reason, value=finite(c.value), threshold=finite(c.threshold), op=c.op,
-                test=c.test, details=clean(c.details),
+                family=c.family,
+                check=c.check,
+                method=c.method,
+                status=c.status,
+                reason=c.reason,
+                value=finite(c.value),
+                threshold=finite(c.threshold),
+                op=c.op,
+                test=c.test,
+                details=clean(c.details),
             )
             for c in card.checks
         ),  # fmt: skip

@@ -59,9 +59,15 @@ def _findings(findings: Sequence[Finding]) -> list[str]:
         by_kind.setdefault(f.kind, []).append(f.feature)
     parts = []
     if "leak" in by_kind:
-        parts.append(f"{_join(by_kind['leak'])} alone predict(s) the target almost perfectly")
+        verb = "predicts" if len(by_kind["leak"]) == 1 else "each predict"
+        parts.append(f"{_join(by_kind['leak'])} alone {verb} the target almost perfectly")
     if "identifier" in by_kind:
-        parts.append(f"{_join(by_kind['identifier'])} look(s) like a row identifier")
+        verb = (
+            "looks like a row identifier"
+            if len(by_kind["identifier"]) == 1
+            else ("look like row identifiers")
+        )
+        parts.append(f"{_join(by_kind['identifier'])} {verb}")
     out = []
     if parts:
         out.append(
