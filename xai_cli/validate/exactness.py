@@ -36,7 +36,7 @@ def additivity(subject: Subject, outcome: MethodOutcome) -> Check:
     if not np.isfinite(gap).all():
         worst = float("inf")
     relative = worst / subject.scale
-    if name not in kinds.COMPLETE:
+    if not kinds.complete(name):
         return skip(
             FAMILY, "additivity", name,
             f"does not claim completeness; measured gap {relative:.3g} x output scale (an "

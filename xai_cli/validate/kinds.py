@@ -22,8 +22,8 @@ GAMES: dict[str, Game] = {
 SAMPLED: frozenset[str] = frozenset({"permutation", "kernelshap", "lime"})
 """Methods whose numbers depend on a random draw (judged with wider tolerances; seed check)."""
 
-COMPLETE: frozenset[str] = frozenset({*GAMES, "integrated_gradients"})
-"""Methods whose per-row values must add up to the model's output (T07)."""
+COMPLETE_OTHERS: frozenset[str] = frozenset({"integrated_gradients"})
+"""Non-Shapley methods whose per-row values must add up to the model's output (T07)."""
 
 WHY: dict[str, str] = {
     "xgboost.cover": "cover counts the Hessian mass (training weight) routed through each split "
@@ -54,4 +54,11 @@ def game(method: str) -> Game | None:
 
 
 def sampled(method: str) -> bool:
+    """Whether ``method``'s numbers depend on a random draw."""
     return method in SAMPLED
+
+
+def complete(method: str) -> bool:
+    """Whether ``method`` claims its per-row values add up to the output (every Shapley
+    method, and Integrated Gradients)."""
+    return method in GAMES or method in COMPLETE_OTHERS

@@ -25,18 +25,11 @@ FAMILY = "sanity"
 
 
 def _original(subject: Subject, outcome: MethodOutcome) -> np.ndarray:
-    """The method's pooled importance on the check rows (sliced from the run when each row's
-    values depend only on that row, else re-run)."""
+    """The method's pooled importance on the check rows: the run's own table when it reads the
+    model only, else re-run on the check rows (so both sides see the same rows)."""
     explainer = subject.explainers[outcome.method]
     if not explainer.uses_rows and outcome.table is not None:
         return pooled(outcome.table)
-    if (
-        outcome.local is not None
-        and explainer.row_wise
-        and len(outcome.local.values) == len(subject.prepared.X)
-    ):
-        values = np.abs(outcome.local.values[subject.rows])
-        return values.sum(axis=2).mean(axis=0) if values.shape[2] > 1 else values[:, :, 0].mean(0)
     return pooled(subject.run(outcome.method, subject.X, y=subject.y))
 
 
