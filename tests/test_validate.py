@@ -31,7 +31,7 @@ N_FEATURES = 6
 @pytest.fixture(scope="session")
 def data() -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(0)
-    n = 400
+    n = 240
     X = pd.DataFrame(rng.normal(size=(n, N_FEATURES)), columns=[f"f{i}" for i in range(N_FEATURES)])
     y = ((2 * X.f0 + X.f1 - X.f2 + 0.3 * rng.normal(size=n)) > 0).astype(int).to_numpy()
     return X, y
@@ -99,10 +99,17 @@ def _subject(model, data, methods: str, **options) -> Subject:  # noqa: ANN001
     import xai_cli as xai
 
     X, y = data
-    explanation = xai.explain(model, X, y, methods=methods, max_rows=None)
-    request = ExplainRequest(model_path="m", data_path="d", target="target",
-                             methods=tuple(methods.split(",")), max_rows=None)  # fmt: skip
-    opts = ValidateOptions(rows=120, **options)
+    params = {"treeshap.interventional": {"background_rows": 60}}
+    explanation = xai.explain(model, X, y, methods=methods, max_rows=None, params=params)
+    request = ExplainRequest(
+        model_path="m",
+        data_path="d",
+        target="target",
+        methods=tuple(methods.split(",")),
+        max_rows=None,
+        params=params,
+    )
+    opts = ValidateOptions(rows=100, **options)
     return Subject(request, explanation.prepared, explanation.result, opts)
 
 
@@ -199,7 +206,8 @@ def test_validate_api_report_verdict_rule_and_junit(model, data, broken, tmp_pat
 
     X, y = data
     result = xai.validate(model, X, y, methods="treeshap,broken.permuted", max_rows=None,
-                          options={"rows": 100, "resamples": 3, "perturbations": 3})  # fmt: skip
+                          options={"rows": 60, "resamples": 3, "perturbations": 2, "spot_rows": 1,
+                 "floor_repeats": 5})  # fmt: skip
     report = result.report
     section = report.validation
     assert section.status == "FAIL"

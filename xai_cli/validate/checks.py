@@ -100,7 +100,14 @@ class ValidateOptions(BaseModel):
     )
     perturbations: int = Field(10, ge=2, le=200, description="Perturbations per row (T13).")
     resamples: int = Field(10, ge=3, le=200, description="Bootstrap resamples for T14.")
-    probes: bool = Field(True, description="Planted probes through a refit copy (needs labels).")
+    probes: bool = Field(
+        True,
+        description="Planted probes through a refit copy, and the held-out noise floor "
+        "(both need labels).",
+    )
+    floor_repeats: int = Field(
+        10, ge=5, le=1000, description="Bootstrap-and-permute repeats of the noise floor."
+    )
     label_randomisation: bool = Field(
         False, description="T11: refit on permuted labels (opt-in: a refit per method family)."
     )

@@ -134,11 +134,15 @@ def planted_probes(subject: Subject) -> list[Check]:
 def model_noise_floor(subject: Subject) -> Check:
     """No feature in the run's consensus top-k is indistinguishable from a random probe
     (held-out permutation importance on the user's model; :mod:`xai_cli.audit.probes`)."""
+    if not subject.options.probes:
+        return skip(FAMILY, "noise_floor", MODEL, "probes turned off (--no-probes)", "T12")
     if subject.y is None:
         return skip(FAMILY, "noise_floor", MODEL, "needs labels (--target)", "T12")
     try:
-        floor = noise_floor(subject.adapter, subject.X, subject.y, repeats=10,
-                            seed=subject.request.seed)  # fmt: skip
+        floor = noise_floor(
+            subject.adapter, subject.X, subject.y, repeats=subject.options.floor_repeats,
+            seed=subject.request.seed,
+        )  # fmt: skip
     except ValueError as exc:
         return skip(FAMILY, "noise_floor", MODEL, str(exc), "T12")
     checked = list(subject.result.comparison.consensus) or [top_feature(subject)]
