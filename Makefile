@@ -55,13 +55,15 @@ lint: $(STAMP)
 # against each library's own and shap, write benchmarks/results/latest.md; peak memory streamed vs
 # in memory (streaming.md); what the time estimate costs against the run (estimate.md); how fast
 # `xai --version`, `--help` and `xai methods` start, against `import typer` and loading the model
-# alone (startup.md). QUICK=1: small sizes, fewer runs.
+# alone (startup.md); what `xai validate` costs against the explain run it validates (validate.md).
+# QUICK=1: small sizes, fewer runs.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
+	$(BIN)/python -m benchmarks.validate $(if $(QUICK),--runs 1 --out benchmarks/results/validate-quick.md,)
 
 # The synthetic known-answer suite (T01-T06, T08, T09, T15) against every registered method;
 # regenerates the published table docs/validation_suite.md.
