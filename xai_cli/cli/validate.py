@@ -39,7 +39,7 @@ def validate_command(
     trust_model: bool = typer.Option(
         False, "--trust-model", help="Load pickles with a full unpickler (runs any code in them)."
     ),
-    rows: int = typer.Option(300, "--rows", help="Rows the checks run on (a seeded sample)."),
+    rows: int = typer.Option(200, "--rows", help="Rows the checks run on (a seeded sample)."),
     spot_rows: int = typer.Option(3, "--spot-rows", help="Rows of the exact-Shapley checks."),
     resamples: int = typer.Option(10, "--resamples", help="Bootstrap resamples (T14)."),
     no_probes: bool = typer.Option(False, "--no-probes", help="Skip the planted-probe refit."),

@@ -86,7 +86,7 @@ class ValidateOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rows: int = Field(300, ge=20, description="Rows the checks run on (a seeded sample).")
+    rows: int = Field(200, ge=20, description="Rows the checks run on (a seeded sample).")
     spot_rows: int = Field(3, ge=1, le=50, description="Rows of the exact-Shapley spot checks.")
     spot_background: int = Field(
         20, ge=2, le=200, description="Background rows of the interventional spot checks."

@@ -24,13 +24,20 @@ from xai_cli.validate.models import CannotCopy, randomised, refit
 FAMILY = "sanity"
 
 
-def _original(subject: Subject, outcome: MethodOutcome) -> np.ndarray:
-    """The method's pooled importance on the check rows: the run's own table when it reads the
-    model only, else re-run on the check rows (so both sides see the same rows)."""
-    explainer = subject.explainers[outcome.method]
+def _pair(subject: Subject, outcome: MethodOutcome, other) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The method's importances before and after randomisation, on the same rows: the run's own
+    table against a re-run on the run's rows (one re-run), or, for a streamed run, both re-run on
+    the check rows."""
+    name = outcome.method
+    explainer = subject.explainers[name]
     if not explainer.uses_rows and outcome.table is not None:
-        return pooled(outcome.table)
-    return pooled(subject.run(outcome.method, subject.X, y=subject.y))
+        return pooled(outcome.table), pooled(subject.run(name, subject.X, adapter=other))
+    table = outcome.table
+    if table is not None and not table.params.get("streamed"):
+        rows, y = subject.prepared.X, subject.prepared.encoded
+        return pooled(table), pooled(subject.run(name, rows, adapter=other, y=y))
+    before = pooled(subject.run(name, subject.X, y=subject.y))
+    return before, pooled(subject.run(name, subject.X, adapter=other, y=subject.y))
 
 
 def parameter_randomisation(subject: Subject) -> list[Check]:
@@ -44,8 +51,7 @@ def parameter_randomisation(subject: Subject) -> list[Check]:
     for outcome in subject.ok:
         name = outcome.method
         try:
-            before = _original(subject, outcome)
-            after = pooled(subject.run(name, subject.X, adapter=other, y=subject.y))
+            before, after = _pair(subject, outcome, other)
         except Exception as exc:
             out.append(skip(FAMILY, "parameter_randomisation", name, f"could not run: {exc}",
                             "T10"))  # fmt: skip
