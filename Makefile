@@ -64,6 +64,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
 	$(BIN)/python -m benchmarks.validate $(if $(QUICK),--runs 1 --out benchmarks/results/validate-quick.md,)
+	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
 
 # The synthetic known-answer suite (T01-T06, T08, T09, T15) against every registered method;
 # regenerates the published table docs/validation_suite.md.

@@ -99,11 +99,27 @@ class LocalAttribution:
     data: np.ndarray
     library: str = ""
     notes: tuple[str, ...] = ()
+    spread: np.ndarray | None = None
+    """The uncertainty of each value (rows x features x outputs): a sampling estimator's
+    standard error (KernelSHAP), or the spread over baselines (Integrated Gradients), as
+    ``spread_kind`` says; ``to_global`` turns it into the table's spread and the rank intervals
+    widen with it. ``None``: the values are exact (or the method has no such error)."""
+    spread_kind: str = "stderr"
+    additive: bool = True
+    """Whether values plus base values add up to the raw prediction (Shapley methods); the
+    engine checks additivity only when they should (not LIME, occlusion, gradients)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """The method's settings and derived figures (background size, budget, stability), carried
+    into the global table's parameters and so into the report."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _frozen(self.values, 3, "values"))
         object.__setattr__(self, "base_values", _frozen(self.base_values, 2, "base_values"))
         object.__setattr__(self, "data", _frozen(self.data, 2, "data"))
+        if self.spread is not None:
+            object.__setattr__(self, "spread", _frozen(self.spread, 3, "spread"))
+            if self.spread.shape != self.values.shape:
+                raise ValueError(f"{self.method}: spread shape differs from values shape")
         n, f, k = self.values.shape
         if f != len(self.features) or k != len(self.outputs):
             raise ValueError(f"{self.method}: values shape {self.values.shape} mismatches labels")
@@ -123,13 +139,23 @@ class LocalAttribution:
         else:
             pooled = abs_values.sum(axis=2).mean(axis=0)[:, None]
             values, outputs = np.hstack([pooled, per_output]), (POOLED, *self.outputs)
+        spread = None
+        if self.spread is not None:  # |.| is 1-Lipschitz: the mean's error from the rows' errors
+            n = max(self.values.shape[0], 1)
+            per_output_se = np.sqrt((self.spread**2).sum(axis=0)) / n
+            pooled_se = np.sqrt((self.spread**2).sum(axis=(0, 2)))[:, None] / n
+            spread = (
+                per_output_se if len(self.outputs) == 1 else np.hstack([pooled_se, per_output_se])
+            )
         return ImportanceTable(
             method=self.method,
             unit=self.unit,
             features=self.features,
             outputs=outputs,
             values=values,
-            params={"aggregation": "mean_abs", "rows": int(self.values.shape[0])},
+            spread=spread,
+            spread_kind=None if spread is None else self.spread_kind,
+            params={**self.params, "aggregation": "mean_abs", "rows": int(self.values.shape[0])},
         )
 
 

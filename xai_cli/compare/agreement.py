@@ -159,6 +159,9 @@ def rank_intervals(
     if n == 0:
         return ()
     boot = np.vstack([counts @ pooled / n for counts in resample_counts(n, resamples, seed)])
+    if local.spread is not None:  # an estimator's own error widens the interval too
+        se = np.sqrt((local.spread**2).sum(axis=(0, 2))) / n
+        boot = boot + np.random.default_rng(seed).normal(size=boot.shape) * se
     return intervals_from_bootstrap(local.method, local.features, pooled.mean(axis=0), boot, n)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from xai_cli.errors import MethodError, ParamError
 from xai_cli.methods import (
+    agnostic,
     native_catboost,
     native_lightgbm,
     native_xgboost,
@@ -33,6 +34,7 @@ _MODULES = (
     sklearn_impurity,
     permutation,
     treeshap_interventional,
+    agnostic,
 )
 
 REGISTRY: dict[str, Explainer] = {e.name: e for m in _MODULES for e in m.EXPLAINERS}

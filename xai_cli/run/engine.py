@@ -28,6 +28,7 @@ from xai_cli.errors import MethodError
 from xai_cli.load.models import LoadedModel, load_model
 from xai_cli.load.rows import DEFAULT_CHUNK_ROWS, encode_target, load_rows
 from xai_cli.methods import REGISTRY, ExplainContext, Explainer, unknown_method
+from xai_cli.methods.agnostic.budget import affordable
 from xai_cli.methods.base import library_version
 from xai_cli.methods.cache import RunCache
 from xai_cli.model.adapter import ModelAdapter, adapt
@@ -230,6 +231,12 @@ def prepare_loaded(
         notes.extend(target_notes)
     adapter.typed_frame(X)  # fail early, with one clear error, on values the model cannot take
     chosen, skipped = choose(adapter, request.methods, y is not None)
+    chosen, priced_out = affordable(
+        chosen,
+        lambda e: ExplainContext(adapter, X, encoded, request.seed, request.params_for(e)),
+        request.time_limit,
+    )
+    skipped = [*skipped, *priced_out]
     return Prepared(loaded, adapter, X, encoded, data_path, data_sha, rows_total, tuple(notes),
                     tuple(chosen), tuple(skipped))  # fmt: skip
 
@@ -274,7 +281,7 @@ def _run_method(
     else:
         compute = in_memory(explainer, ctx)
     outcome, check = run_method(explainer, chosen_by, prep.adapter.family, compute)
-    if check is not None or outcome.local is None:
+    if check is not None or outcome.local is None or not outcome.local.additive:
         return outcome, check
     return outcome, additivity(outcome.local, model_output(prep.adapter, outcome.local, prep.X))
 
