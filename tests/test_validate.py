@@ -68,7 +68,7 @@ class Blind:
     description: str = "ignores the model"
     params: ClassVar[type[NoParams]] = NoParams
     in_auto: ClassVar[bool] = False
-    row_wise: ClassVar[bool] = True
+    row_wise: ClassVar[bool] = False  # centred on the rows it is given
     distributes: ClassVar[bool] = False
 
     def supports(self, adapter):  # noqa: ANN001, ANN201

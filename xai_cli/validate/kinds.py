@@ -44,6 +44,15 @@ WHY: dict[str, str] = {
     "treeshap": "path-dependent TreeSHAP conditions on the training covers of the trees",
     "treeshap.interventional": "interventional TreeSHAP replaces absent features with background "
     "values",
+    "shapley.exact": "exact interventional Shapley values for its background sample",
+    "kernelshap": "KernelSHAP estimates interventional Shapley values from sampled coalitions "
+    "(its standard error is in the report)",
+    "occlusion": "occlusion replaces one feature at a time with background values, so an "
+    "interaction is counted in full for each feature it involves",
+    "lime": "LIME's weights are those of a local linear surrogate fitted to perturbed samples, "
+    "not the model's own",
+    "integrated_gradients": "Integrated Gradients integrates the model's gradient from a "
+    "baseline, so it depends on that baseline",
 }
 """What a method measures, for the verdict's 'why they disagree' sentences."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xai_cli.results import MethodOutcome
+from xai_cli.results import LocalAttribution, MethodOutcome
 from xai_cli.validate.checks import Check, judged, skip
 from xai_cli.validate.context import Subject, pooled, spearman
 from xai_cli.validate.models import CannotCopy, randomised, refit
@@ -25,14 +25,22 @@ FAMILY = "sanity"
 
 
 def _pair(subject: Subject, outcome: MethodOutcome, other) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """The method's importances before and after randomisation, on the same rows: the run's own
-    table against a re-run on the run's rows (one re-run), or, for a streamed run, both re-run on
-    the check rows."""
+    """The method's importances before and after randomisation, on the same rows: a row-wise
+    method's values on the check rows (sliced from the run) against a re-run there; the run's own
+    table against a re-run on the run's rows; for a streamed run, both re-run on the check rows.
+    Both sides pool rows x outputs the same way (mean over rows of the sum over outputs)."""
     name = outcome.method
     explainer = subject.explainers[name]
     if not explainer.uses_rows and outcome.table is not None:
         return pooled(outcome.table), pooled(subject.run(name, subject.X, adapter=other))
-    table = outcome.table
+    local, table = outcome.local, outcome.table
+    if local is not None and explainer.row_wise and len(local.values) == len(subject.prepared.X):
+        # each row's values depend only on that row: the check rows' slice of the run is exact
+        values = np.abs(local.values[subject.rows])
+        before = values.sum(axis=2).mean(axis=0)
+        after = subject.run(name, subject.X, adapter=other, y=subject.y)
+        return before, np.abs(after.values).sum(axis=2).mean(axis=0) if isinstance(
+            after, LocalAttribution) else pooled(after)  # fmt: skip
     if table is not None and not table.params.get("streamed"):
         rows, y = subject.prepared.X, subject.prepared.encoded
         return pooled(table), pooled(subject.run(name, rows, adapter=other, y=y))

@@ -1,11 +1,14 @@
 """The synthetic known-answer suite (``xai validate --suite``): T01-T06, T08, T09 and T15 of
 evaluation_methods.md §9 against every registered method, and its Markdown table.
 
-Each (test, method) pair is run once with the method's default parameters and judged against the
-case's known answer: PASS, FAIL, or ``n/a`` with why (the method does not apply to that model, or
-the property is about per-row values and the method has none). Native split/gain/cover
-importances are *expected* to fail symmetry, consistency and implementation invariance (§2.2,
-§9): such failures are marked as expected, a known limitation of those measures, not a bug.
+Each (test, method) pair is run once with the method's default parameters, except that a method
+with a background sample gets the whole of the case's data as its background (the closed forms
+are for that background; a smaller sample would add its own sampling error), and is judged
+against the case's known answer: PASS, FAIL, or ``n/a`` with why (the method does not apply to
+that model, or the property is about per-row values and the method has none). Native
+split/gain/cover importances are *expected* to fail symmetry, consistency and implementation
+invariance (§2.2, §9): such failures are marked as expected, a known limitation of those
+measures, not a bug.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ def _run(
     explainer: Explainer, adapter: ModelAdapter, X: pd.DataFrame, y: np.ndarray, seed: int,
     background: pd.DataFrame | None = None,
 ) -> Output:  # fmt: skip
-    ctx = ExplainContext(adapter=adapter, X=X, y=y, seed=seed, background=background)
+    pool = X if background is None else background
+    params = {"background_rows": len(pool)} if "background_rows" in explainer.params.model_fields \
+        else {}  # fmt: skip
+    ctx = ExplainContext(adapter=adapter, X=X, y=y, seed=seed, params=params, background=pool)
     return explainer.explain(ctx)
 
 
@@ -142,7 +148,8 @@ def _judge_linear(case: suite_cases.Case, method: str, out: Output) -> tuple[str
         )
     coef = np.asarray(model.coef_)
     if isinstance(out, LocalAttribution) and kinds.game(method):
-        want = coef * (X.to_numpy() - X.to_numpy().mean(axis=0))
+        background = X.iloc[: case.known.get("background_rows", len(X))].to_numpy()
+        want = coef * (X.to_numpy() - background.mean(axis=0))
         err = float(np.abs(out.values[:, :, 0] - want).max())
         scale = float(np.std(model.predict(X)))
         ok = err <= _tol(method, scale)
@@ -190,8 +197,10 @@ def _apply(
         if not support.ok:
             out.append(SuiteResult(case.test, case.title, name, "n/a", support.reason))
             continue
+        rows = case.known.get("background_rows")
+        background = None if rows is None else case.X.iloc[:rows]
         try:
-            result = _run(explainer, adapter, case.X, case.y, seed)
+            result = _run(explainer, adapter, case.X, case.y, seed, background)
             status, detail, value = judge(case, name, result)
         except Exception as exc:
             out.append(SuiteResult(case.test, case.title, name, "FAIL", f"error: {exc}"))

@@ -105,7 +105,7 @@ def t05() -> Case:
         model,
         X,
         y,
-        {"w": w, "sigma": s, "top3": {"x1", "x0", "x3"}},
+        {"w": w, "sigma": s, "top3": {"x1", "x0", "x3"}, "background_rows": 100},
     )
 
 
@@ -120,7 +120,7 @@ def t05_gbm() -> Case:
         model,
         base.X,
         base.y,
-        {"top3": {"x1", "x0", "x3"}},
+        {"top3": {"x1", "x0", "x3"}, "background_rows": 100},
     )
 
 
