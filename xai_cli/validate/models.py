@@ -34,6 +34,7 @@ def _xgboost_leaves(booster: Any, rng: np.random.Generator) -> Any:
             tree[key] = values.tolist()
     out = xgb.Booster()
     out.load_model(bytearray(json.dumps(model).encode()))
+    out.load_config(booster.save_config())  # same threads and settings as the user's model
     return out
 
 
