@@ -112,7 +112,7 @@ def test_analytic_gradients_match_finite_differences(mlps, data) -> None:
     if "binary" in mlps:  # the logit is the log-odds of predict_proba
         model = mlps["binary"]
         logits, _ = logits_and_gradients(model, X)
-        p = model.predict_proba(X)[:, 1]
+        p = model.predict_proba(pd.DataFrame(X, columns=COLUMNS))[:, 1]
         np.testing.assert_allclose(logits[:, 0], np.log(p / (1 - p)), atol=1e-8)
 
 
