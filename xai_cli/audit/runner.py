@@ -337,11 +337,16 @@ class AuditWork(JobWork):
     def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> tuple[Report, Payload]:
         """Evaluate every rule; return the report with its ``audit`` section and the JSON-safe
         results (what crosses back from a worker process)."""
-        if any(isinstance(r.spec, ValidationRule) for r in self.rules):
+        wanted = [r.spec for r in self.rules if isinstance(r.spec, ValidationRule)]
+        if wanted:
             from xai_cli.validate.api import validated
+            from xai_cli.validate.runner import FAMILY_OF
 
+            named = [spec.checks for spec in wanted]
+            families = None if any(c is None for c in named) else frozenset(
+                FAMILY_OF[c] for checks in named for c in checks or ())  # fmt: skip
             explanation = validated(
-                explanation, job.request, self.validate, lambda m: say(job.name, m)
+                explanation, job.request, self.validate, lambda m: say(job.name, m), families
             )
         report = explanation.report
         ran = explanation.prepared

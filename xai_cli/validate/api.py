@@ -40,8 +40,10 @@ def validated(
     request: ExplainRequest,
     options: ValidateOptions,
     progress: Callable[[str], None] | None = None,
+    families: frozenset[str] | None = None,
 ) -> Explanation:
-    """``explanation`` with its scorecard measured and attached (the report's verdict reads it)."""
+    """``explanation`` with its scorecard measured and attached (the report's verdict reads it);
+    ``families``: only those check families (``None``: all)."""
     from xai_cli.validate.context import Subject
     from xai_cli.validate.facts import Facts
     from xai_cli.validate.runner import scorecard
@@ -49,7 +51,7 @@ def validated(
     if explanation.prepared is None:
         raise ValueError("validation needs the explain run's prepared model and rows")
     subject = Subject(request, explanation.prepared, explanation.result, options)
-    card = scorecard(subject, progress or (lambda _: None))
+    card = scorecard(subject, progress or (lambda _: None), families)
     facts = explanation.result.validation or Facts()
     result = dataclasses.replace(
         explanation.result, validation=dataclasses.replace(facts, scorecard=card)
