@@ -128,6 +128,11 @@ def test_exact_shapley_spot_check_fails_values_permuted_across_features(model, d
     assert passed.status == "PASS" and passed.value < 1e-9, passed.reason
     failed = exactness.exact_shapley(subject, bad)
     assert failed.status == "FAIL" and failed.value > 1e-3, failed.reason
+    # an audit rule naming only exactness checks runs only that family
+    from xai_cli.validate.runner import scorecard
+
+    card = scorecard(subject, families=frozenset({"exactness"}))
+    assert {c.family for c in card.checks} == {"exactness"} and list(card.seconds) == ["exactness"]
     inter = exactness.exact_shapley(subject, _outcome(subject, "treeshap.interventional"))
     assert inter.status == "PASS", inter.reason
     # and the prediction gap: its top features move the output no more than random ones
