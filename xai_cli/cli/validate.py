@@ -137,6 +137,17 @@ def validate_command(
             raise typer.Exit(1)
 
 
+SHORT = {
+    "additivity": "add", "exact_shapley": "exact", "parameter_randomisation": "T10",
+    "label_randomisation": "T11", "prediction_gap": "T13", "noise_probe": "noise",
+    "cardinality_probe": "card", "twin_probe": "twin", "resample_stability": "resam",
+    "seed_stability": "seed",
+}  # fmt: skip
+"""Column labels that fit an 80-column terminal (the reports spell the checks out; cells show
+P, W, F or - for PASS, WARN, FAIL and SKIP)."""
+CELL = {"PASS": "P", "WARN": "W", "FAIL": "F", "SKIP": "-"}
+
+
 def scorecard_table(section):  # noqa: ANN001, ANN201 - rich is imported lazily
     """Methods x checks, one status per cell (model-level checks as their own row)."""
     from rich.table import Table
@@ -145,18 +156,17 @@ def scorecard_table(section):  # noqa: ANN001, ANN201 - rich is imported lazily
 
     m = matrix(section)
     style = {"PASS": "green", "WARN": "yellow", "FAIL": "red bold", "SKIP": "dim"}
-    table = Table(title="Scorecard", title_justify="left")
+    table = Table(title="Scorecard (P pass, W warn, F fail, - skip)", title_justify="left")
     table.add_column("method", style="bold", no_wrap=True)
     for column in m["columns"]:
-        table.add_column(column.replace("_", " "))
+        table.add_column(SHORT.get(column, column))
     for row in m["rows"]:
         cells = [
-            "" if c is None else f"[{style[c.status]}]{'–' if c.status == 'SKIP' else c.status}[/]"
-            for c in row["cells"]
+            "" if c is None else f"[{style[c.status]}]{CELL[c.status]}[/]" for c in row["cells"]
         ]
         table.add_row(row["method"], *cells)
     for c in m["model"]:
-        table.add_row(f"(model) {c.check}", f"[{style[c.status]}]{c.status}[/]")
+        table.add_row(f"(model) {c.check}", f"[{style[c.status]}]{CELL[c.status]}[/]")
     return table
 
 

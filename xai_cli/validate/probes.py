@@ -69,7 +69,9 @@ def planted_probes(subject: Subject) -> list[Check]:
     if subject.prepared.encoded is None:
         return [skip(FAMILY, "noise_probe", m, "needs labels (--target) to refit", "T12")
                 for m in names]  # fmt: skip
-    X_all, y_all = subject.prepared.X.reset_index(drop=True), subject.prepared.encoded
+    # typed as the model takes them (categories as pandas categories), probes appended
+    X_all = subject.adapter.typed_frame(subject.prepared.X).reset_index(drop=True)
+    y_all = subject.prepared.encoded
     train = np.setdiff1d(np.arange(len(X_all)), subject.rows)
     test = subject.rows
     if len(train) < 50:  # too few spare rows: split the check rows in half
