@@ -88,13 +88,17 @@ class Subject:
         y: np.ndarray | None = None,
         seed: int | None = None,
         background: pd.DataFrame | None = None,
+        cheap: bool = False,
     ) -> ImportanceTable | LocalAttribution:
         """``method`` re-run with the run's parameters on ``X`` (and another model, labels, seed
-        or background when given)."""
+        or background when given); ``cheap``: one shuffle per column where the method repeats
+        them (``n_repeats=1``), for checks that compare ranks against planted noise."""
         explainer = self.explainers[method]
         params = self.request.params_for(explainer)
         if "bootstrap" in type(params).model_fields:  # rank intervals: not what a check reads
             params = params.model_copy(update={"bootstrap": False})
+        if cheap and "n_repeats" in type(params).model_fields:
+            params = params.model_copy(update={"n_repeats": 1})
         ctx = ExplainContext(
             adapter=adapter or self.adapter,
             X=X,
