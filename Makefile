@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo audit-demo test lint browser clean bench dist
+.PHONY: setup demo audit-demo test lint browser clean bench dist validate-suite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,7 +59,8 @@ lint: $(STAMP)
 # against XGBoost's pred_interactions and shap's shap_interaction_values, with peak memory per row
 # count (interactions.md); model-agnostic methods against shap (agnostic.md); the estimate against
 # the actual time at 10k and 100k rows and its spread over two calls (estimate-accuracy.md); the
-# first run after installing, with an empty numba cache and after `xai warmup` (first-run.md).
+# first run after installing, with an empty numba cache and after `xai warmup` (first-run.md);
+# what `xai validate` costs against the explain run it validates (validate.md).
 # QUICK=1: small sizes, fewer runs.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
@@ -70,6 +71,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
 	$(BIN)/python -m benchmarks.hgb $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.interactions $(if $(QUICK),--quick --out benchmarks/results/interactions-quick.md,)
+	$(BIN)/python -m benchmarks.validate $(if $(QUICK),--runs 1 --out benchmarks/results/validate-quick.md,)
 	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.estimate_accuracy --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--rows 10000 --out benchmarks/results/estimate-accuracy-quick.md,--rows 10000 100000)
 	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
@@ -79,6 +81,11 @@ dist: $(STAMP)
 	rm -rf dist
 	$(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
+
+# The synthetic known-answer suite (T01-T06, T08, T09, T15) against every registered method;
+# regenerates the published table docs/validation_suite.md.
+validate-suite: $(STAMP)
+	$(BIN)/xai validate --suite --suite-out docs/validation_suite.md --output-format none --exit-zero
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache

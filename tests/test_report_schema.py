@@ -79,8 +79,10 @@ def test_cli_report_validates_against_the_published_schema(
 
 def test_report_json_keeps_its_keys(written: Path) -> None:
     data = json.loads(written.read_text(encoding="utf-8"))
+    # every earlier key in its place; later sections (present only when there is something to
+    # say) come after them, the verdict section last
     assert list(data)[: len(TOP_KEYS)] == TOP_KEYS and data["schema_version"] == SCHEMA_VERSION
-    assert list(data)[len(TOP_KEYS) :] == ["metrics"]  # added at the end, only when there
+    assert list(data)[len(TOP_KEYS) :] == ["metrics", "validation"]
     assert list(data["importances"][0]) == [
         "method", "class", "feature", "value", "share", "rank", "spread",
     ]  # fmt: skip

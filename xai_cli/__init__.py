@@ -21,6 +21,7 @@ SCHEMA_VERSION = "1.0"
 _LAZY = {
     "explain": "xai_cli.api",
     "explain_files": "xai_cli.api",
+    "validate": "xai_cli.api",
     "Explanation": "xai_cli.explanation",
     "ExplainRequest": "xai_cli.request",
     "ExplainResult": "xai_cli.results",
@@ -30,7 +31,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from xai_cli.api import explain, explain_files
+    from xai_cli.api import explain, explain_files, validate
     from xai_cli.errors import XaiError
     from xai_cli.explanation import Explanation
     from xai_cli.request import ExplainRequest
@@ -59,4 +60,5 @@ __all__ = [
     "__version__",
     "explain",
     "explain_files",
+    "validate",
 ]

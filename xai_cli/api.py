@@ -169,6 +169,40 @@ def explain(
     return Explanation(run_prepared(request, prep, progress or (lambda _: None)), prepared=prep)
 
 
+def validate(
+    model: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    methods: str | Sequence[str] = "auto",
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    seed: int = 0,
+    top_k: int = 5,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    options: Mapping[str, Any] | None = None,
+    feature_names: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Explanation:
+    """:func:`explain`, then the validation scorecard of every method that ran (exactness,
+    routing parity, sanity, faithfulness, planted probes, stability); ``options`` are
+    :class:`xai_cli.validate.checks.ValidateOptions` (e.g. ``{"rows": 200}``). The returned
+    Explanation's report carries the scorecard and the verdict (``report.validation``)."""
+    from xai_cli.validate.api import options_from, validated
+
+    chosen = options_from(options)  # checked before any work
+    explanation = explain(
+        model, X, y, methods=methods, max_rows=max_rows, seed=seed, top_k=top_k, params=params,
+        feature_names=feature_names, progress=progress,
+    )  # fmt: skip
+    prov = explanation.result.provenance
+    request = ExplainRequest(
+        model_path=prov.model_path, data_path=prov.data_path, target=prov.target,
+        methods=_methods(methods), max_rows=max_rows, seed=seed, top_k=top_k,
+        params=dict(params or {}),
+    )  # fmt: skip
+    return validated(explanation, request, chosen, progress)
+
+
 def explain_files(
     model_path: str | Path,
     data_path: str | Path,

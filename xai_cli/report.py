@@ -33,6 +33,8 @@ from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
 from xai_cli.report_interactions import EffectsSection
 from xai_cli.report_rows import CategoryEntry, ModelMetrics, RowsSection
+from xai_cli.validate.facts import section
+from xai_cli.validate.schema import ValidationSection
 
 if TYPE_CHECKING:
     import numpy as np
@@ -269,6 +271,9 @@ class Report(_Entry):
     effects: EffectsSection | None = None
     """Interaction values, top pairs and interaction mass (``treeshap.interactions``), partial
     dependence and ICE curves (``partial_dependence``); absent when neither ran."""
+    validation: ValidationSection | None = None
+    """The verdict, the leak and identifier warnings and (``xai validate``) the scorecard;
+    absent from reports written before it existed."""
 
     @field_validator("schema_version")
     @classmethod
@@ -289,6 +294,8 @@ class Report(_Entry):
             data.pop("categories", None)
         if self.effects is None:  # only runs with treeshap.interactions or partial_dependence
             data.pop("effects", None)
+        if self.validation is None:  # reports written before the verdict existed
+            data.pop("validation", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -406,6 +413,7 @@ class Report(_Entry):
             categories=result.categories,
             rows=result.rows,
             effects=effects_section(result),
+            validation=section(result),
         )
 
     @classmethod

@@ -301,6 +301,9 @@ class ExplainResult:
     """The model's quality on the explained rows (``None`` without labels)."""
     categories: tuple[CategoryEntry, ...] = ()
     """The labels behind categorical features' codes in the per-row data."""
+    validation: Any = None
+    """The facts behind the report's verdict (:class:`xai_cli.validate.facts.Facts`): leak and
+    identifier findings, and the scorecard after ``xai validate``; ``None``: not screened."""
 
     @property
     def tables(self) -> tuple[ImportanceTable, ...]:

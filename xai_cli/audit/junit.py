@@ -100,6 +100,9 @@ def audit_suites(doc: dict[str, Any]) -> list[Suite]:
             )
             for r in job["results"]
         )
+        for r in job["results"]:  # a validation rule: one more case per check it judged
+            if r["type"] == "validation":
+                cases += check_cases(r["details"].get("checks", []), f"{r['rule']}: ")
         props = [("severity:" + r["rule"], r["severity"]) for r in job["results"]]
         props += [(k, str(job[k])) for k in ("model_path", "model_sha256", "data_path") if job[k]]
         suites.append(Suite(f"xai-audit.{job['name']}", cases, tuple(props), doc["started_at"]))
@@ -114,3 +117,27 @@ def diff_suites(doc: dict[str, Any]) -> list[Suite]:
     )
     props = (("base", doc["base"]["path"]), ("new", doc["new"]["path"]))
     return [Suite("xai-diff", cases, props)]
+
+
+def check_cases(checks: Any, prefix: str = "") -> tuple[Case, ...]:
+    """One test case per scorecard check (typed ``CheckEntry`` objects or their dicts)."""
+    cases = []
+    for c in checks:
+        get = c.get if isinstance(c, dict) else lambda k, c=c: getattr(c, k)
+        test = f" [{get('test')}]" if get("test") else ""
+        status = get("status")
+        cases.append(
+            Case(
+                name=f"{prefix}{get('method')} {get('check')}{test}",
+                status=status,
+                message=get("reason"),
+                text=get("reason") if status == "FAIL" else "",
+            )
+        )
+    return tuple(cases)
+
+
+def validation_suites(section: Any, name: str) -> list[Suite]:
+    """One suite for an ``xai validate`` scorecard, one test case per check."""
+    props = (("status", section.status), ("rows", str(section.rows)))
+    return [Suite(f"xai-validate.{name}", check_cases(section.checks), props)]

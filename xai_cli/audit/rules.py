@@ -26,10 +26,12 @@ from xai_cli.config.schema import (
     AgreementRule,
     DriftRule,
     ForbiddenFeaturesRule,
+    LeaksRule,
     NoiseFloorRule,
     RequiredFeaturesRule,
     RuleBase,
     StabilityRule,
+    ValidationRule,
 )
 
 if TYPE_CHECKING:
@@ -387,3 +389,48 @@ def drift(
         for e in compared
     )
     return _result(rule, name, "PASS", f"close to the baseline: {summary}", **details)
+
+
+def validation(rule: ValidationRule, name: str, report: Report) -> RuleResult:
+    """The named scorecard checks pass for the named methods (a SKIP neither passes nor
+    fails; a WARN fails only with ``allow_warn: false``). Model checks count for every method."""
+    section = report.validation
+    if section is None or not section.checks:
+        return _result(rule, name, "ERROR", "the job was not validated (no scorecard)")
+    ran = [m.method for m in report.ok_methods()]
+    usable, skipped, errors = _split(report, rule.methods or ran)
+    if errors or not usable:
+        return _not_evaluable(rule, name, skipped, errors)
+    wanted = set(rule.checks) if rule.checks else None
+    chosen = [
+        c for c in section.checks
+        if (c.method in usable or c.method == "(model)") and (wanted is None or c.check in wanted)
+    ]  # fmt: skip
+    bad_states = {"FAIL"} if rule.allow_warn else {"FAIL", "WARN"}
+    bad = [c for c in chosen if c.status in bad_states]
+    checks = [{"method": c.method, "check": c.check, "status": c.status, "reason": c.reason,
+               "value": c.value, "threshold": c.threshold, "test": c.test} for c in chosen]
+    details = {"checks": checks, "skipped": skipped, "scorecard": section.status}
+    if not [c for c in chosen if c.status != "SKIP"]:
+        return _result(rule, name, "SKIP", "no applicable check among those named", **details)
+    if bad:
+        message = "; ".join(f"{c.method} {c.check} {c.status}: {c.reason}" for c in bad[:5])
+        more = f" (+{len(bad) - 5} more)" if len(bad) > 5 else ""
+        return _result(rule, name, verdict(False, rule.severity), message + more, **details)
+    n = len([c for c in chosen if c.status != "SKIP"])
+    return _result(rule, name, "PASS", f"{n} check(s) pass for {', '.join(usable)}", **details)
+
+
+def leaks(rule: LeaksRule, name: str, report: Report) -> RuleResult:
+    """No finding of the named kinds in the report's leak and identifier screen."""
+    section = report.validation
+    if section is None:
+        return _result(rule, name, "ERROR", "the report has no leak screen (written before it)")
+    found = [f for f in section.findings if f.kind in rule.kinds]
+    details = {"kinds": list(rule.kinds),
+               "findings": [{"kind": f.kind, "feature": f.feature, "message": f.message,
+                             "evidence": f.evidence} for f in found]}  # fmt: skip
+    if found:
+        message = "; ".join(f.message for f in found)
+        return _result(rule, name, verdict(False, rule.severity), message, **details)
+    return _result(rule, name, "PASS", f"no {' / '.join(rule.kinds)} found", **details)

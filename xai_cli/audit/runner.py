@@ -36,11 +36,13 @@ from xai_cli.config.schema import (
     Config,
     DriftRule,
     ForbiddenFeaturesRule,
+    LeaksRule,
     NoiseFloorRule,
     Problem,
     RequiredFeaturesRule,
     RuleBase,
     StabilityRule,
+    ValidationRule,
 )
 from xai_cli.errors import DataError, MissingFileError, XaiError, describe
 from xai_cli.explanation import Explanation
@@ -52,6 +54,7 @@ from xai_cli.request import DEFAULT_METHODS
 from xai_cli.run import engine
 from xai_cli.run.batch import JobResult, JobWork, Notify, Payload, run_jobs, sha256_or_none
 from xai_cli.run.engine import ExplainRequest
+from xai_cli.validate.checks import ValidateOptions
 
 Progress = Callable[[str], None]
 AUDIT_FILES = ("audit.json", "audit.md", "audit.junit.xml")
@@ -75,6 +78,8 @@ class AuditPlan:
 
     plan: Plan
     rules: tuple[NamedRule, ...]
+    validate: ValidateOptions = field(default_factory=ValidateOptions)
+    """The config's ``validate:`` block (settings of a ``validation`` rule's scorecard)."""
 
 
 def _rule_methods(spec: RuleBase) -> list[tuple[str, list[str]]]:
@@ -136,7 +141,7 @@ def load_audit(
                 )
     if problems:
         raise _report(shown, doc, problems)
-    return AuditPlan(plan, tuple(named))
+    return AuditPlan(plan, tuple(named), config.validate_)
 
 
 @dataclass(frozen=True)
@@ -270,6 +275,10 @@ def evaluate(rule: NamedRule, ctx: _JobContext) -> RuleResult:
         if isinstance(spec, DriftRule):
             baseline, why = ctx.baseline.for_job(ctx.job.name)
             return rules.drift(spec, name, doc, baseline, why)
+        if isinstance(spec, ValidationRule):
+            return rules.validation(spec, name, doc)
+        if isinstance(spec, LeaksRule):
+            return rules.leaks(spec, name, doc)
         raise TypeError(f"no evaluator for rule type {type(spec).__name__}")
     except Exception as exc:  # a rule that cannot be evaluated is ERROR, never a pass
         message = exc.message if isinstance(exc, XaiError) else describe(exc, 300)
@@ -310,6 +319,8 @@ class AuditWork(JobWork):
     estimate: bool = False  # the audit reports no time estimates
     debug: bool = False
     """Add the traceback to the reason a job could not run (``--debug``)."""
+    validate: ValidateOptions = field(default_factory=ValidateOptions)
+    """Settings of the scorecard, run when a rule is of type ``validation``."""
 
     def fingerprint(self, job: JobSpec) -> dict[str, Any]:
         """The rules and the job's baseline report: a resumed job's verdicts depend on them."""
@@ -326,6 +337,17 @@ class AuditWork(JobWork):
     def finish(self, job: JobSpec, explanation: Explanation, say: Notify) -> tuple[Report, Payload]:
         """Evaluate every rule; return the report with its ``audit`` section and the JSON-safe
         results (what crosses back from a worker process)."""
+        wanted = [r.spec for r in self.rules if isinstance(r.spec, ValidationRule)]
+        if wanted:
+            from xai_cli.validate.api import validated
+            from xai_cli.validate.runner import FAMILY_OF
+
+            named = [spec.checks for spec in wanted]
+            families = None if any(c is None for c in named) else frozenset(
+                FAMILY_OF[c] for checks in named for c in checks or ())  # fmt: skip
+            explanation = validated(
+                explanation, job.request, self.validate, lambda m: say(job.name, m), families
+            )
         report = explanation.report
         ran = explanation.prepared
         assert ran is not None  # explain_request always keeps what it loaded
@@ -388,7 +410,10 @@ def run_audit(
     """Run every job of the plan through the job runner (``n_jobs`` in parallel; ``resume`` skips
     unchanged jobs) and build the audit document; jobs are listed in config order."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
-    work = AuditWork(rules=audit_plan.rules, baseline=Baseline(baseline), debug=debug)
+    work = AuditWork(
+        rules=audit_plan.rules, baseline=Baseline(baseline), debug=debug,
+        validate=audit_plan.validate,
+    )  # fmt: skip
 
     def notify(name: str, message: str) -> None:
         if message != "done":

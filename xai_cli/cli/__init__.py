@@ -20,6 +20,7 @@ from xai_cli.cli import diff as _diff
 from xai_cli.cli import explain as _explain
 from xai_cli.cli import methods as _methods
 from xai_cli.cli import run as _run
+from xai_cli.cli import validate as _validate
 from xai_cli.cli import warmup as _warmup
 from xai_cli.cli.help import XaiCommand, epilog
 
@@ -47,6 +48,7 @@ _command("schema", _config_cmds.schema_command)
 _command("audit", _audit.audit_command)
 _command("diff", _diff.diff_command)
 _command("warmup", _warmup.warmup_command)
+_command("validate", _validate.validate_command)
 
 
 def _version(value: bool) -> None:

@@ -10,6 +10,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from xai_cli.cli.rows_console import print_rows
@@ -58,6 +59,21 @@ def agreement_table(report: Report) -> Table:
     return table
 
 
+def print_verdict(report: Report, console: Console) -> None:
+    """The verdict and the leak/identifier warnings, first thing after the model line."""
+    section = report.validation
+    if section is None:
+        return
+    for finding in section.findings:
+        console.print(
+            f"[yellow]warning\\[{escape(finding.kind)}]:[/] {escape(finding.message)}",
+            highlight=False,
+        )
+    console.print("[bold]Verdict[/]", highlight=False)
+    for sentence in section.verdict:
+        console.print(f"  • {sentence}", highlight=False, markup=False)
+
+
 def print_summary(report: Report, console: Console) -> None:
     """Everything the terminal shows after ``xai explain``."""
     prov = report.provenance
@@ -66,6 +82,7 @@ def print_summary(report: Report, console: Console) -> None:
         f"{prov.rows_used} of {prov.rows_total} rows",
         highlight=False,
     )
+    print_verdict(report, console)
     console.print(top_features_table(report))
     if len(report.ok_methods()) > 1:
         console.print(agreement_table(report))

@@ -67,6 +67,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "xai diff old/report.json new/report.json",
         "xai diff old/report.json new/report.json --min-spearman 0.8 --out diff/",
     ),
+    "validate": (
+        "xai validate sample_models/adult_xgboost.joblib sample_data/adult.csv --target income",
+        "xai validate --suite            # known-answer tests against every method",
+    ),
     "warmup": ("xai warmup                # compile the TreeSHAP kernels into the cache now",),
 }
 """Example command lines per command, shown under ``Examples:`` in its ``--help``."""

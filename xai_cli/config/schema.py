@@ -40,6 +40,7 @@ from xai_cli.request import (
     DEFAULT_TOP_K,
     ENGINES,
 )
+from xai_cli.validate.checks import ValidateOptions
 
 CONFIG_SCHEMA_VERSION = 1
 """The one ``schema_version`` this release reads."""
@@ -471,6 +472,49 @@ class DriftRule(RuleBase):
     _checks = _at_least_one("min_spearman", "min_topk_jaccard")
 
 
+CHECK_NAMES = (
+    "additivity",
+    "exact_shapley",
+    "routing_parity",
+    "parameter_randomisation",
+    "label_randomisation",
+    "prediction_gap",
+    "noise_floor",
+    "noise_probe",
+    "cardinality_probe",
+    "twin_probe",
+    "resample_stability",
+    "seed_stability",
+)
+"""The scorecard's checks (:mod:`xai_cli.validate`), as a ``validation`` rule names them."""
+
+
+class ValidationRule(RuleBase):
+    """The named scorecard checks pass for the named methods (``xai validate`` runs on the
+    job; settings from the config's ``validate:`` block)."""
+
+    type: Literal["validation"]
+    methods: list[RuleMethod] | None = Field(
+        None, min_length=1, description="Default: every method that ran."
+    )
+    checks: list[Literal[CHECK_NAMES]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="Default: every check. Model checks (routing_parity, "
+        "noise_floor) count for every method.",
+    )
+    allow_warn: bool = Field(True, description="false: a WARN breaks the rule as a FAIL does.")
+
+
+class LeaksRule(RuleBase):
+    """No feature is flagged as a leak, an identifier or (opt-in) an importance outlier (the
+    screen every ``xai explain`` runs)."""
+
+    type: Literal["leaks"]
+    kinds: list[Literal["leak", "identifier", "importance_outlier"]] = Field(
+        default_factory=lambda: ["leak", "identifier"], min_length=1,
+        description="Which findings break the rule.",
+    )
+
+
 RULE_TYPES: dict[str, type[RuleBase]] = {
     "agreement": AgreementRule,
     "additivity": AdditivityRule,
@@ -479,6 +523,8 @@ RULE_TYPES: dict[str, type[RuleBase]] = {
     "noise_floor": NoiseFloorRule,
     "stability": StabilityRule,
     "drift": DriftRule,
+    "validation": ValidationRule,
+    "leaks": LeaksRule,
 }
 
 
@@ -495,7 +541,9 @@ Rule = Annotated[
     | Annotated[ForbiddenFeaturesRule, Tag("@forbidden_features")]
     | Annotated[NoiseFloorRule, Tag("@noise_floor")]
     | Annotated[StabilityRule, Tag("@stability")]
-    | Annotated[DriftRule, Tag("@drift")],
+    | Annotated[DriftRule, Tag("@drift")]
+    | Annotated[ValidationRule, Tag("@validation")]
+    | Annotated[LeaksRule, Tag("@leaks")],
     Discriminator(
         _rule_kind,
         custom_error_type="rule_kind",
@@ -522,6 +570,10 @@ class Config(Strict):
     execution: Execution = Field(default_factory=Execution)
     jobs: list[JobEntry] = Field(min_length=1)
     audit: Audit | None = Field(None, description="Rules for `xai audit` (`xai run` skips).")
+    validate_: ValidateOptions = Field(
+        default_factory=ValidateOptions, alias="validate",
+        description="Settings of the scorecard a `validation` audit rule runs (`xai validate`).",
+    )
 
 
 def json_schema() -> dict[str, Any]:

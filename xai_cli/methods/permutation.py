@@ -38,6 +38,11 @@ class PermutationParams(MethodParams):
         description="Seeded shuffles per column; the spread is their standard deviation "
         "(cost grows with features x repeats).",
     )
+    bootstrap: bool = Field(
+        True,
+        description="Recompute the importances on bootstrap resamples of the rows for rank "
+        "intervals (false: no intervals; the importances are the same, about 40% faster).",
+    )
 
 
 COST_ROWS = 256
@@ -136,7 +141,8 @@ class Permutation:
         """A cheap a-priori time for the estimate: one prediction on at most
         :data:`COST_ROWS` rows (the faster of two) scaled to ``rows`` rows and ``1 + F x R``
         calls. A small batch's per-call overhead is scaled up with it, so this errs long."""
-        repeats = read_params(ctx, self.params, self.name).n_repeats
+        params_ = read_params(ctx, self.params, self.name)
+        repeats = params_.n_repeats
         calls = 1 + len(ctx.adapter.feature_names) * repeats
         batch = ctx.X.iloc[:COST_ROWS]
         timings = []
@@ -155,7 +161,8 @@ class Permutation:
         per-metric cost is timed on one metric (only when the run keeps the predictions for it:
         wide data does not, see :data:`MAX_KEPT_CELLS`)."""
         assert ctx.y is not None
-        repeats = read_params(ctx, self.params, self.name).n_repeats
+        params_ = read_params(ctx, self.params, self.name)
+        repeats = params_.n_repeats
         calls = 1 + len(ctx.adapter.feature_names) * repeats
         timings = []
         for _ in range(2):  # the faster of two: the first may pay one-time costs
@@ -180,7 +187,8 @@ class Permutation:
     def explain(self, ctx: ExplainContext) -> ImportanceTable:
         assert ctx.y is not None
         adapter = ctx.adapter
-        repeats = read_params(ctx, self.params, self.name).n_repeats
+        params_ = read_params(ctx, self.params, self.name)
+        repeats = params_.n_repeats
         X = ctx.X.loc[:, list(adapter.feature_names)]
         predictions = adapter.predict_scores(X)
         baseline = score_predictions(adapter, predictions, ctx.y)
@@ -189,7 +197,9 @@ class Permutation:
                 f"{metric_name(adapter)} is undefined on these labels (a class may be missing)"
             )
         orders = shuffle_orders(len(X), repeats, ctx.seed)
-        keep = predictions.size * (1 + X.shape[1] * repeats) <= MAX_KEPT_CELLS
+        keep = params_.bootstrap and (
+            predictions.size * (1 + X.shape[1] * repeats) <= MAX_KEPT_CELLS
+        )
         run = ctx.task_map or _in_process
         made, scores = [predictions], []
         for column in range(X.shape[1]):  # a column at a time: memory stays bounded

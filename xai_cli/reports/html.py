@@ -19,6 +19,7 @@ from xai_cli.reports import interactions_html
 from xai_cli.reports.jinja import ENV
 from xai_cli.reports.rows_html import metrics_view, rows_view
 from xai_cli.reports.stability import GAP_TEXT, interval_gaps
+from xai_cli.reports.validation import matrix
 
 if TYPE_CHECKING:
     from xai_cli.report import AgreementEntry, RankIntervalEntry, Report
@@ -403,5 +404,7 @@ def render(report: Report) -> str:
         "rows_view": rows_view(report),
         "metrics_view": metrics_view(report),
         "interactions": interactions_html.context(report),
+        "validation": report.validation,
+        "validation_matrix": None if report.validation is None else matrix(report.validation),
     }
     return ENV.get_template("report.html.j2").render(**context)

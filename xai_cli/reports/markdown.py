@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from xai_cli.reports.escape import md_text
 from xai_cli.reports.stability import stability_lines
+from xai_cli.reports.validation import markdown as validation_markdown
 from xai_cli.reports.waterfall import waterfall
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def render(report: Report) -> str:
         f"{md_text(prov.data_path)}, seed {md_text(prov.seed)}. "
         f"Model SHA-256 {md_text(prov.model_sha256[:16])}….",
         "",
+        *validation_markdown(report),
         f"**Consensus** (in every method's top {k}): "
         + (", ".join(md_text(f) for f in report.consensus) or "none"),
         "",

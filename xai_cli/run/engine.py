@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,7 @@ from xai_cli.model.names import align_names
 from xai_cli.request import ExplainRequest
 from xai_cli.results import (
     Additivity,
+    Comparison,
     ExplainResult,
     LocalAttribution,
     MethodOutcome,
@@ -50,6 +51,9 @@ from xai_cli.run.estimate import Estimate, apply_time_limit, estimate
 from xai_cli.run.routes import EncodedRows, encoded_rows, regrouped, route
 from xai_cli.run.rowwise import RowwiseJob, streamed
 from xai_cli.run.runner import in_memory, run_method
+
+if TYPE_CHECKING:
+    from xai_cli.validate.facts import Facts
 
 __all__ = [
     "ExplainRequest",
@@ -408,12 +412,14 @@ def run_prepared(
         elapsed_s=time.perf_counter() - t0,
         notes=prep.notes,
     )
+    comparison = compare(tables, request.top_k, tuple(checks), _intervals(results, request))
     return ExplainResult(
         provenance=provenance,
         features=prep.features,
         outputs=adapter.outputs,
         outcomes=tuple(results) + over_time + prep.skipped,
-        comparison=compare(tables, request.top_k, tuple(checks), _intervals(results, request)),
+        comparison=comparison,
+        validation=screened(prep, comparison, request.seed, progress),
         **described,
     )
 
@@ -439,3 +445,17 @@ def _describe(
             prep.chosen_rows, prep.adapter, prep.X, locals_, request.top_k
         )
     return out
+
+
+def screened(prep: Prepared, comparison: Comparison, seed: int, progress: Progress) -> Facts:
+    """Every run's leak, identifier and importance-outlier screen (:mod:`xai_cli.validate.leaks`);
+    a screen that cannot run says why in the verdict instead of failing the run."""
+    from xai_cli.validate.facts import Facts
+    from xai_cli.validate.leaks import screen
+
+    progress("screening for leaks and identifiers")
+    try:
+        found = screen(prep.X, prep.encoded, prep.adapter.is_classifier, comparison, seed)
+    except Exception as exc:  # the screen is advice: it never loses the run's results
+        return Facts(screen_error=f"{type(exc).__name__}: {exc}")
+    return Facts(findings=found)
