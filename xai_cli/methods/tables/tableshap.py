@@ -100,20 +100,23 @@ def supported(adapter: ModelAdapter) -> bool:
     return adapter.family in PARSERS
 
 
-def compile_model(adapter: ModelAdapter) -> CompiledModel:
-    """Parse the model and choose its engine by :func:`compile_parsed`; raises
-    :class:`UnsupportedForest` with why not."""
+def compile_model(adapter: ModelAdapter, rows: int = AMORTISED_ROWS) -> CompiledModel:
+    """Parse the model and choose its engine by :func:`compile_parsed` for a run of ``rows``
+    rows; raises :class:`UnsupportedForest` with why not."""
     if adapter.family not in PARSERS:
         raise UnsupportedForest(f"no tree parser for the {adapter.family} family")
-    return compile_parsed(PARSERS[adapter.family](adapter))
+    return compile_parsed(PARSERS[adapter.family](adapter), rows=rows)
 
 
-def compile_parsed(parsed: ParsedModel, engine: str = "auto") -> CompiledModel:
+def compile_parsed(
+    parsed: ParsedModel, engine: str = "auto", rows: int = AMORTISED_ROWS
+) -> CompiledModel:
     """Lay out the chosen engine's structure for a parsed forest.
 
-    ``engine="auto"`` compares the per-row cost of the two exact engines: the tables (one pattern
-    per node plus one addition per merged-table feature, and their one-off build spread over
-    :data:`AMORTISED_ROWS` rows) and the quadrature kernel (nodes x quadrature points). Tables
+    ``engine="auto"`` compares the per-row cost of the two exact engines on a run of ``rows``
+    rows: the tables (one pattern per node plus one addition per merged-table feature, and their
+    one-off build spread over the rows) and the quadrature kernel (nodes x quadrature points).
+    Tables
     that would pass :data:`MAX_TABLE_ENTRIES` or :data:`MAX_PATH_FEATURES` are not built. The
     choice and its reason are kept (:attr:`CompiledModel.engine`, :attr:`CompiledModel.reason`).
     """
@@ -159,9 +162,10 @@ def compile_parsed(parsed: ParsedModel, engine: str = "auto") -> CompiledModel:
             break
     else:
         return _quadrature_only(parsed, deep, f"the merged tables would be too large; {quad_cost}")
-    build = BUILD_NS_PER_OP * float((sizes_t * leaf_d).sum()) / AMORTISED_ROWS
+    rows = max(1, rows)
+    build = BUILD_NS_PER_OP * float((sizes_t * leaf_d).sum()) / rows
     table_ns = TABLE_NS_PER_OP * float(f.n_nodes + len(grouping[-2])) + build
-    costs = f"tables {table_ns / 1e3:,.1f} us/row (build over {AMORTISED_ROWS:,} rows), " \
+    costs = f"tables {table_ns / 1e3:,.1f} us/row (their build spread over {rows:,} rows), " \
         f"{quad_cost}"
     chosen = TABLES if engine == TABLES or table_ns <= quad_ns else QUADRATURE
     why = "requested" if engine == TABLES else "the cheaper by the cost model"
@@ -353,7 +357,9 @@ def checked_model(ctx: ExplainContext) -> tuple[CompiledModel, np.ndarray]:
     Raises :class:`UnsupportedForest` (every time, built once) when the model cannot be done.
     """
     a, rows = ctx.adapter, run_rows(ctx)
-    compiled = ctx.cache.get("tableshap.compile", (a,), lambda: compile_model(a))
+    compiled = ctx.cache.get(
+        "tableshap.compile", (a,), lambda: compile_model(a, rows=len(rows))
+    )
 
     def check() -> np.ndarray:
         head = rows.iloc[:CHECK_ROWS]
