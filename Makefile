@@ -55,13 +55,16 @@ lint: $(STAMP)
 # against each library's own and shap, write benchmarks/results/latest.md; peak memory streamed vs
 # in memory (streaming.md); what the time estimate costs against the run (estimate.md); how fast
 # `xai --version`, `--help` and `xai methods` start, against `import typer` and loading the model
-# alone (startup.md). QUICK=1: small sizes, fewer runs.
+# alone (startup.md); permutation importance against scikit-learn's (permutation.md). QUICK=1: small
+# sizes, fewer runs. The peers (FastTreeSHAP, WOODELF) come from pip install -e '.[bench]'.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.startup --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--runs 3 --out benchmarks/results/startup-quick.md,)
+	$(BIN)/python -m benchmarks.permutation $(if $(QUICK),--rows 2000 --trees 50 --out benchmarks/results/permutation-quick.md,)
 
 clean:
 	rm -rf $(VENV) $(MODELS) $(REPORTS) xai-report .pytest_cache
