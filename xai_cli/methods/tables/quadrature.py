@@ -139,14 +139,22 @@ def _finalize(
                 D[f, q, r] = d_save[level, q, r] + H[level, q, r]
     z = z_f[j]
     row = acc[j * n_outputs + k_out]
-    for q in range(nq):
-        wa1 = w[q] * (1.0 - z) / (z + (1.0 - z) * t[q])
-        for r in range(m):
-            o = o_f[j, r]
-            a = o * wa1 + (1.0 - o) * wa0[q]
-            row[r] += a * (H[level, q, r] - (D[j, q, r] - d_save[level - 1, q, r]))
-            D[j, q, r] = d_save[level - 1, q, r]
-            H[level - 1, q, r] += H[level, q, r]
+    if left[node] < 0:  # a leaf: nothing below meets j again, and D[j] is still the saved one
+        for q in range(nq):
+            wa1 = w[q] * (1.0 - z) / (z + (1.0 - z) * t[q])
+            for r in range(m):
+                o = o_f[j, r]
+                row[r] += (o * wa1 + (1.0 - o) * wa0[q]) * H[level, q, r]
+                H[level - 1, q, r] += H[level, q, r]
+    else:
+        for q in range(nq):
+            wa1 = w[q] * (1.0 - z) / (z + (1.0 - z) * t[q])
+            for r in range(m):
+                o = o_f[j, r]
+                a = o * wa1 + (1.0 - o) * wa0[q]
+                row[r] += a * (H[level, q, r] - (D[j, q, r] - d_save[level - 1, q, r]))
+                D[j, q, r] = d_save[level - 1, q, r]
+                H[level - 1, q, r] += H[level, q, r]
     z_f[j] = z_save[level]
     for r in range(m):
         o_f[j, r] = o_save[level, r]
