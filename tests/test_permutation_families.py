@@ -110,3 +110,27 @@ def test_a_different_seed_changes_the_numbers() -> None:
         for seed in (3, 4)
     ]
     assert not np.array_equal(runs[0], runs[1])
+
+
+def test_regression_bootstrap_in_one_product_equals_the_per_metric_scores() -> None:
+    """The R² bootstrap computed as one matrix product over every prediction equals the
+    weighted R² of each prediction on its own (scikit-learn's r2 with sample weights, tested in
+    test_bootstrap.py)."""
+    from xai_cli.compare.bootstrap import WeightedScore, resample_counts
+    from xai_cli.methods.permutation import bootstrap_importances
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=120)
+    made = [y + rng.normal(scale=s, size=120) for s in (0.1, 0.5, 0.6, 1.0, 1.2)]
+    metrics = [WeightedScore("regression", y, p) for p in made]
+    ones = np.ones((1, len(y)))
+    full = np.array([m(ones)[0] for m in metrics])
+    importances = (full[0] - full[1:]).reshape(2, 2)
+    got = bootstrap_importances("regression", y, made, importances, seed=1)
+    want = []
+    for counts in resample_counts(len(y), seed=1):
+        scored = np.stack([m(counts) for m in metrics], axis=1)
+        want.append((scored[:, :1] - scored[:, 1:]).reshape(len(counts), 2, 2).mean(axis=2))
+    assert got is not None
+    np.testing.assert_allclose(got, np.vstack(want), rtol=0, atol=1e-12)
+    assert not np.allclose(got, np.vstack(want)[::-1], atol=1e-6)  # the check can fail

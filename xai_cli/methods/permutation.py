@@ -286,8 +286,20 @@ def bootstrap_importances(
     if not np.allclose(drops, importances, rtol=1e-9, atol=1e-12, equal_nan=True):
         return None
     blocks = []
+    residuals = None
+    if task not in ("binary", "multiclass"):  # R²: every prediction's squared errors at once
+        yf = np.asarray(y, dtype=float)
+        residuals = (yf[:, None] - np.column_stack([p.reshape(-1) for p in made])) ** 2
     for counts in resample_counts(len(y), seed=seed):
-        scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
+        if residuals is not None:  # one matrix product instead of 1 + F x R of them
+            yf = np.asarray(y, dtype=float)
+            total = counts.sum(axis=1)
+            mean = counts @ yf / total
+            ss_tot = counts @ (yf * yf) - total * mean * mean
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scored = 1.0 - (counts @ residuals) / ss_tot[:, None]
+        else:
+            scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
         drop = scored[:, :1] - scored[:, 1:]
         blocks.append(drop.reshape(len(counts), features, repeats).mean(axis=2))
     boot = np.vstack(blocks)
