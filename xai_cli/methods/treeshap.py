@@ -1,12 +1,14 @@
-"""Exact path-dependent TreeSHAP: xai's table kernels first, each library's own as fallback.
+"""Exact path-dependent TreeSHAP: xai's own kernels first, each library's own as fallback.
 
 The fast path (``engine="auto"``, the default) is
 :mod:`xai_cli.methods.tables.tableshap`: the model's
-trees are parsed, checked to reproduce the library's own raw predictions, compiled into per-leaf
-tables and evaluated in parallel over row blocks (``n_jobs`` threads; identical numbers for any
-count). Where it cannot run (a model it does not parse, trees too deep for tables, a parse that
-does not reproduce the model) the library's own implementation runs instead and the reason goes
-into the provenance notes. ``engine="native"`` always uses the library's own:
+trees are parsed, checked to reproduce the library's own raw predictions, compiled for the engine
+a cost model picks (per-leaf tables for shallow trees, Gauss-Legendre quadrature for deep ones,
+whose cost is linear in depth) and evaluated in parallel over row blocks (``n_jobs`` threads;
+identical numbers for any count); the notes name the engine and why. Where it cannot run (a model
+it does not parse, a parse that does not reproduce the model) the library's own implementation
+runs instead and the reason goes into the provenance notes. ``engine="native"`` always uses the
+library's own:
 
 XGBoost ``predict(pred_contribs=True)``, LightGBM ``predict(pred_contrib=True)``, CatBoost
 ``get_feature_importance(type="ShapValues")``, and shap's ``TreeExplainer`` for scikit-learn trees.

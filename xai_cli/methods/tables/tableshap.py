@@ -1,4 +1,8 @@
-"""xai's own exact TreeSHAP: compile a model's trees once into per-leaf tables, then explain rows.
+"""xai's own exact TreeSHAP: compile a model's trees once, then explain rows.
+
+Two exact engines, chosen per model by a cost model (:func:`compile_parsed`): per-leaf tables
+(fastest for shallow trees) and the quadrature kernel (:mod:`xai_cli.methods.tables.quadrature`,
+linear in the nodes, for deep trees whose tables would not fit).
 
 ``compile_model`` parses the trees (:mod:`xai_cli.model.parsers`) and lays out the per-leaf
 structure; ``path_dependent`` and ``interventional`` build the tables and evaluate them
@@ -418,4 +422,5 @@ def predicted_seconds(
     blocks = -(-rows // BLOCK_ROWS)
     parallel = max(1, min(threads, blocks))
     seconds = block * max(rows, 1) / max(k, 1) if rows < BLOCK_ROWS else block * blocks / parallel
-    return seconds, f"the tables timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
+    kernel = "the tables" if compiled.engine == TABLES else "the quadrature kernel"
+    return seconds, f"{kernel} timed on {k} rows, x {blocks:,} blocks on {parallel} threads"
