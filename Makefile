@@ -60,10 +60,12 @@ lint: $(STAMP)
 # count (interactions.md); model-agnostic methods against shap (agnostic.md); the estimate against
 # the actual time at 10k and 100k rows and its spread over two calls (estimate-accuracy.md); the
 # first run after installing, with an empty numba cache and after `xai warmup` (first-run.md);
-# what `xai validate` costs against the explain run it validates (validate.md).
-# QUICK=1: small sizes, fewer runs.
+# what `xai validate` costs against the explain run it validates (validate.md);
+# permutation importance against scikit-learn's (permutation.md). QUICK=1: small sizes, fewer runs.
+# The peers (FastTreeSHAP, WOODELF) come from pip install -e '.[bench]'.
 BENCH_BUDGET ?= 300
 bench: $(STAMP) $(MODELS)/.trained
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.streaming $(if $(QUICK),--rows 8000 40000 --out benchmarks/results/streaming-quick.md,)
 	$(BIN)/python -m benchmarks.estimate $(if $(QUICK),--quick,)
@@ -75,6 +77,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.agnostic $(if $(QUICK),--quick,)
 	$(BIN)/python -m benchmarks.estimate_accuracy --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--rows 10000 --out benchmarks/results/estimate-accuracy-quick.md,--rows 10000 100000)
 	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
+	$(BIN)/python -m benchmarks.permutation $(if $(QUICK),--rows 2000 --trees 50 --out benchmarks/results/permutation-quick.md,)
 
 # The wheel and sdist in dist/, checked as PyPI would (twine check --strict).
 dist: $(STAMP)

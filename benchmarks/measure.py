@@ -25,7 +25,8 @@ from xai_cli.methods.treeshap import COMPUTE, TreeShap
 from xai_cli.methods.treeshap_interventional import InterventionalTreeShap, background_sample
 from xai_cli.model.adapter import ModelAdapter, adapt
 
-IMPLEMENTATIONS = ("xai", "native", "shap", "xai_interventional", "shap_interventional")
+IMPLEMENTATIONS = ("xai", "native", "shap", "xai_interventional", "shap_interventional",
+                   "fasttreeshap", "woodelf", "predict")
 ACCURACY_ROWS = 2_000
 
 
@@ -75,10 +76,33 @@ def _shap_values(adapter: ModelAdapter, ctx: ExplainContext, background: Any) ->
     if background is None:
         explainer = shap.TreeExplainer(adapter.model)
     else:
+        # like for like: TreeExplainer(model, data) would subsample the background to 100 rows
+        # (its Independent masker's max_samples=100); use every background row xai uses
+        bg = adapter.typed_frame(background)
+        masker = shap.maskers.Independent(bg, max_samples=len(bg))
         explainer = shap.TreeExplainer(
-            adapter.model, adapter.typed_frame(background), feature_perturbation="interventional"
+            adapter.model, masker, feature_perturbation="interventional"
         )
     return np.asarray(explainer.shap_values(frame, check_additivity=False))
+
+
+def _fasttreeshap(adapter: ModelAdapter, ctx: ExplainContext) -> np.ndarray:
+    """FastTreeSHAP v2 (the maintained ``fasttreeshap-fixed`` fork), on every core."""
+    import fasttreeshap_fixed as fts
+
+    explainer = fts.TreeExplainer(adapter.model, algorithm="v2", n_jobs=-1)
+    values = np.asarray(explainer.shap_values(adapter.typed_frame(ctx.X), check_additivity=False))
+    return values[:, :, None] if values.ndim == 2 else values
+
+
+def _woodelf(adapter: ModelAdapter, ctx: ExplainContext) -> np.ndarray:
+    """WOODELF's path-dependent SHAP (``woodelf-explainer``)."""
+    import woodelf
+
+    frame = adapter.typed_frame(ctx.X)
+    values = woodelf.WoodelfExplainer(adapter.model).shap_values(frame, verbose=False)
+    values = np.asarray(values)
+    return values[:, :, None] if values.ndim == 2 else values
 
 
 def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[str, Any]:
@@ -95,6 +119,10 @@ def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[
         (TreeShap() if impl == "xai" else InterventionalTreeShap()).explain(warm)
     if impl.startswith("shap"):
         import shap  # noqa: F401  (the import is not part of the time)
+    if impl == "fasttreeshap":
+        import fasttreeshap_fixed  # noqa: F401
+    if impl == "woodelf":
+        import woodelf  # noqa: F401
     with PeakRss() as memory:
         start = time.perf_counter()
         if impl == "xai":
@@ -106,6 +134,12 @@ def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[
             _shap_values(adapter, ctx, None)
         elif impl == "xai_interventional":
             notes = InterventionalTreeShap().explain(ctx).notes
+        elif impl == "fasttreeshap":
+            values = _fasttreeshap(adapter, ctx)
+        elif impl == "woodelf":
+            values = _woodelf(adapter, ctx)
+        elif impl == "predict":  # the floor: the model's own plain prediction of the rows
+            adapter.predict_raw(ctx.X)
         elif impl == "shap_interventional":
             _shap_values(adapter, ctx, background_sample(X, background_rows, 0))
         else:
@@ -120,7 +154,7 @@ def run_one(work: Workload, impl: str, rows: int, background_rows: int) -> dict[
         "peak_extra_mb": memory.peak_extra_mb,
         "notes": list(notes),
     }
-    if impl == "xai" and values is not None:
+    if impl in ("xai", "fasttreeshap", "woodelf") and values is not None:
         n = min(rows, ACCURACY_ROWS)
         head = ExplainContext(adapter=adapter, X=X.iloc[:n], y=None, seed=0)
         own = COMPUTE[adapter.family](head)[0]

@@ -88,6 +88,60 @@ def _train(family: str, sizes: Sizes, X: pd.DataFrame, y: np.ndarray) -> Any:
     ).fit(X, y)
 
 
+DEEP_TRAIN_ROWS = {"full": 30_000, "quick": 2_000}
+"""Training rows of the deep workloads (fewer than the shallow ones: 500 depth-10 XGBoost trees
+on 100k rows take ~10 min on 2 shared cores; 30k rows still grow full depth-10 trees)."""
+
+
+def _train_deep(family: str, trees: int, X: pd.DataFrame, y: np.ndarray) -> Any:
+    if family == "xgboost":
+        import xgboost as xgb
+
+        return xgb.XGBRegressor(
+            n_estimators=trees, max_depth=10, learning_rate=0.1, tree_method="hist",
+            random_state=SEED, n_jobs=2,
+        ).fit(X, y)
+    if family == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.LGBMRegressor(
+            n_estimators=trees, num_leaves=1023, max_depth=10, learning_rate=0.1,
+            random_state=SEED, n_jobs=2, verbose=-1,
+        ).fit(X, y)
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(
+        n_estimators=max(10, trees // 5), max_depth=10, random_state=SEED, n_jobs=2
+    ).fit(X, y)
+
+
+def deep_workloads(quick: bool, folder: Path, only: tuple[str, ...] = ()) -> list[Workload]:
+    """Depth-10 models: XGBoost and LightGBM with the run's tree count, a random forest with a
+    fifth of it (500 and 100 in full mode)."""
+    sizes = QUICK if quick else FULL
+    train = DEEP_TRAIN_ROWS["quick" if quick else "full"]
+    X, y = synthetic(train, sizes.features, SEED)
+    out = []
+    for family, name, shape in (
+        ("xgboost", "deep_xgboost", f"XGBoost, {sizes.trees} trees, depth 10"),
+        ("lightgbm", "deep_lightgbm", f"LightGBM, {sizes.trees} trees, depth 10 (<= 1023 leaves)"),
+        ("sklearn_tree", "deep_random_forest",
+         f"RandomForest, {max(10, sizes.trees // 5)} trees, depth 10"),
+    ):
+        if only and name not in only:
+            continue
+        path = folder / f"{name}.joblib"
+        if not path.exists():
+            joblib.dump(_train_deep(family, sizes.trees, X, y), path)
+
+        def rows(n: int, features: int = sizes.features) -> pd.DataFrame:
+            return synthetic(n, features, SEED + 1)[0]
+
+        out.append(Workload(name, f"{shape}; {sizes.features} numeric features, trained on "
+                            f"{train:,} rows (regression)", family, path, rows))  # fmt: skip
+    return out
+
+
 def _adult(sizes: Sizes, folder: Path) -> Workload:
     """The Adult census data from sample_data/, XGBoost with native categorical splits."""
     import xgboost as xgb
@@ -155,4 +209,4 @@ def workloads(quick: bool, only: tuple[str, ...] = ()) -> list[Workload]:
         )
     if not only or "adult_xgboost" in only:
         out.append(_adult(sizes, folder))
-    return out
+    return out + deep_workloads(quick, folder, only)

@@ -95,7 +95,8 @@ def test_fast_path_equals_library_own(library: str, task: Task) -> None:
     X = with_missing(X)
     ctx, local = explain(fit(library, task, X, y), X)
     assert local.library == FAST_LIBRARY, local.notes
-    assert "table TreeSHAP" in local.notes[0]
+    assert "exact path-dependent TreeSHAP" in local.notes[0]
+    assert local.notes[1].startswith("engine per-leaf tables")  # shallow: the tables are cheaper
     assert local.values.shape[2] == (3 if task == "multiclass" else 1)
     assert_matches_own(ctx, local)
 
@@ -192,13 +193,17 @@ def test_lightgbm_missing_value_rules(missing: str) -> None:
 
 
 # ----- fallbacks and options ----------------------------------------------------------------------
-def test_paths_too_long_for_tables_fall_back(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_paths_too_long_for_tables_take_the_quadrature_engine(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No cliff: past the tables' limit the quadrature engine runs, and the notes say why."""
     X, y = make_data("regression")
     model = fit("xgboost", "regression", X, y)
     monkeypatch.setattr(tableshap, "MAX_PATH_FEATURES", 2)
     ctx, local = explain(model, X)
-    assert local.library == ""
-    assert any("more than 2 distinct features" in n for n in local.notes)
+    assert local.library == FAST_LIBRARY
+    assert local.notes[1].startswith("engine Gauss-Legendre quadrature")
+    assert "distinct features (tables need 2**d rows per leaf, limit 2)" in local.notes[1]
     assert_matches_own(ctx, local)
 
 

@@ -171,7 +171,7 @@ def test_opt_in_method_runs_from_the_cli(tmp_path: Path) -> None:
     assert methods["treeshap.interventional"]["library"] == FAST_LIBRARY
     assert "background: 50 rows" in methods["treeshap.interventional"]["notes"][0]
     assert methods["treeshap"]["library"] == FAST_LIBRARY
-    assert any("table TreeSHAP" in n for n in methods["treeshap"]["notes"])
+    assert any("exact path-dependent TreeSHAP" in n for n in methods["treeshap"]["notes"])
     run = cli(*args, "--param", "treeshap:engine=native")
     assert run.code == 0, run.stderr
     methods = {m["method"]: m for m in json.loads((out / "report.json").read_text())["methods"]}

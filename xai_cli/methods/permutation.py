@@ -7,7 +7,10 @@ deviation as the spread. The metric suits the task: ROC AUC (binary), one-vs-res
 The shuffles are drawn exactly as scikit-learn's ``permutation_importance`` draws them (the tests
 check that the importances are equal), but each shuffled copy is an independent prediction task:
 they run in process, or on Dask with ``--engine dask`` (identical numbers), and the predictions
-are kept for the bootstrap rank intervals, which scikit-learn's function cannot return.
+are kept for the bootstrap rank intervals, which scikit-learn's function cannot return. In
+process, tree models get the repeats of a column as one stacked prediction built from the rows
+typed once (no frame copy and type check per shuffled copy): a tree model predicts each row on
+its own, so the numbers are the same, at fewer and larger calls.
 """
 
 from __future__ import annotations
@@ -114,6 +117,44 @@ def shuffled(X: pd.DataFrame, column: int, order: np.ndarray) -> pd.DataFrame:
     return out
 
 
+BATCH_FAMILIES = ("xgboost", "lightgbm", "catboost", "sklearn_tree")
+"""Families whose prediction of a row does not depend on the other rows of the call (trees
+walked per row), so a column's repeats can be predicted in one stacked call with the same
+numbers. Linear models are left out: BLAS may block a larger matrix differently."""
+MAX_BATCH_CELLS = 20_000_000
+"""Most values in one stacked frame of repeats (160 MB of float64); more repeats are split."""
+
+
+def stacked(typed: pd.DataFrame, column: int, orders: list[np.ndarray]) -> pd.DataFrame:
+    """The typed frame repeated once per order, its column ``column`` put in each row order:
+    built column by column with ``take`` (dtypes kept, categories stay categories), not by
+    copying a frame per repeat."""
+    n = len(typed)
+    same = np.tile(np.arange(n), len(orders))
+    moved = np.concatenate(orders)
+    data = {
+        name: typed[name].array.take(moved if j == column else same)
+        for j, name in enumerate(typed.columns)
+    }
+    return pd.DataFrame(data, copy=False)
+
+
+def predict_repeats(
+    task: tuple[int, list[np.ndarray]], adapter: ModelAdapter, typed: pd.DataFrame
+) -> list[np.ndarray]:
+    """The model's scores for each shuffle of one column, from one stacked prediction."""
+    column, orders = task
+    scores = adapter.predict_scores(stacked(typed, column, orders), typed=True)
+    n = len(typed)
+    return [scores[r * n : (r + 1) * n] for r in range(len(orders))]
+
+
+def _repeat_groups(orders: list[np.ndarray], cells: int) -> list[list[np.ndarray]]:
+    """The repeats in groups whose stacked frames stay under :data:`MAX_BATCH_CELLS`."""
+    size = max(1, MAX_BATCH_CELLS // max(cells, 1))
+    return [orders[i : i + size] for i in range(0, len(orders), size)]
+
+
 def _in_process(fn: Callable[..., Any], items: list[Any], **shared: Any) -> list[Any]:
     return [fn(item, **shared) for item in items]
 
@@ -202,8 +243,14 @@ class Permutation:
         )
         run = ctx.task_map or _in_process
         made, scores = [predictions], []
+        batched = ctx.task_map is None and adapter.family in BATCH_FAMILIES
+        typed = adapter.typed_frame(X) if batched else X  # typed once, not once per copy
+        groups = _repeat_groups(orders, X.size)
         for column in range(X.shape[1]):  # a column at a time: memory stays bounded
-            batch = run(predict_shuffled, [(column, o) for o in orders], adapter=adapter, X=X)
+            if batched:
+                batch = [p for g in groups for p in predict_repeats((column, g), adapter, typed)]
+            else:
+                batch = run(predict_shuffled, [(column, o) for o in orders], adapter=adapter, X=X)
             scores.extend(score_predictions(adapter, p, ctx.y) for p in batch)
             made.extend(batch if keep else [])
             progress.advance((column + 1) * repeats, X.shape[1] * repeats, "shuffled copies")
@@ -251,9 +298,21 @@ def bootstrap_importances(
     if not np.allclose(drops, importances, rtol=1e-9, atol=1e-12, equal_nan=True):
         return None
     blocks = []
+    residuals = None
+    if task not in ("binary", "multiclass"):  # R²: every prediction's squared errors at once
+        yf = np.asarray(y, dtype=float)
+        residuals = (yf[:, None] - np.column_stack([p.reshape(-1) for p in made])) ** 2
     progress.advance(0, RESAMPLES, "bootstrap resamples")
     for counts in resample_counts(len(y), seed=seed):
-        scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
+        if residuals is not None:  # one matrix product instead of 1 + F x R of them
+            yf = np.asarray(y, dtype=float)
+            total = counts.sum(axis=1)
+            mean = counts @ yf / total
+            ss_tot = counts @ (yf * yf) - total * mean * mean
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scored = 1.0 - (counts @ residuals) / ss_tot[:, None]
+        else:
+            scored = np.stack([m(counts) for m in metrics], axis=1)  # block x (1 + F x R)
         drop = scored[:, :1] - scored[:, 1:]
         blocks.append(drop.reshape(len(counts), features, repeats).mean(axis=2))
         progress.advance(sum(len(b) for b in blocks), RESAMPLES, "bootstrap resamples")

@@ -1,12 +1,14 @@
-"""Exact path-dependent TreeSHAP: xai's table kernels first, each library's own as fallback.
+"""Exact path-dependent TreeSHAP: xai's own kernels first, each library's own as fallback.
 
 The fast path (``engine="auto"``, the default) is
 :mod:`xai_cli.methods.tables.tableshap`: the model's
-trees are parsed, checked to reproduce the library's own raw predictions, compiled into per-leaf
-tables and evaluated in parallel over row blocks (``n_jobs`` threads; identical numbers for any
-count). Where it cannot run (a model it does not parse, trees too deep for tables, a parse that
-does not reproduce the model) the library's own implementation runs instead and the reason goes
-into the provenance notes. ``engine="native"`` always uses the library's own:
+trees are parsed, checked to reproduce the library's own raw predictions, compiled for the engine
+a cost model picks (per-leaf tables for shallow trees, Gauss-Legendre quadrature for deep ones,
+whose cost is linear in depth) and evaluated in parallel over row blocks (``n_jobs`` threads;
+identical numbers for any count); the notes name the engine and why. Where it cannot run (a model
+it does not parse, a parse that does not reproduce the model) the library's own implementation
+runs instead and the reason goes into the provenance notes. ``engine="native"`` always uses the
+library's own:
 
 XGBoost ``predict(pred_contribs=True)``, LightGBM ``predict(pred_contrib=True)``, CatBoost
 ``get_feature_importance(type="ShapValues")``, and shap's ``TreeExplainer`` for scikit-learn trees.
@@ -25,6 +27,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
+from xai_cli.errors import MethodError
 from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
@@ -47,10 +50,11 @@ N_JOBS_DESCRIPTION = "Threads for the table kernels (identical numbers for any c
 class TreeShapParams(MethodParams):
     """Parameters of ``treeshap``."""
 
-    engine: Literal["auto", "native"] = Field(
+    engine: Literal["auto", "tables", "quadrature", "native"] = Field(
         "auto",
-        description="auto: xai's table kernels, the library's own TreeSHAP as fallback; "
-        "native: always the library's own.",
+        description="auto: xai's kernels (per-leaf tables or, for deep trees, quadrature, chosen "
+        "by a cost model), the library's own TreeSHAP as fallback; tables / quadrature: that "
+        "kernel; native: always the library's own.",
     )
     n_jobs: int | None = Field(None, ge=1, description=N_JOBS_DESCRIPTION)
 
@@ -178,7 +182,7 @@ class TreeShap:
         """The estimate's time (:mod:`xai_cli.run.estimate`): the run's parsed tables timed on
         one block of rows, x the run's blocks; ``None`` where the run would not use them."""
         params = read_params(ctx, self.params, self.name)
-        if params.engine != "auto":
+        if params.engine == "native":
             return None
         try:
             threads = tableshap.thread_count(params.n_jobs)
@@ -194,21 +198,27 @@ class TreeShap:
         params = read_params(ctx, self.params, self.name)
         library, notes = "", ()
         fast = None
-        if params.engine == "auto":
+        if params.engine in ("auto", "tables", "quadrature"):
             try:
-                fast = fast_path_dependent(ctx, params.n_jobs)
+                fast = fast_path_dependent(ctx, params.n_jobs, params.engine)
             except UnsupportedForest as exc:
+                if params.engine != "auto":  # an engine asked for by name never falls back
+                    raise MethodError(
+                        f"treeshap engine={params.engine} cannot explain this model",
+                        cause=str(exc), hint="use engine=auto to let xai choose",
+                    ) from exc
                 if a.family == "sklearn_tree" and shap_cannot(a):
                     raise UnsupportedForest(f"{exc}; and {shap_cannot(a)}") from exc
                 notes = (
                     f"fast path not used: {exc}; computed by {LIBRARY[a.family]}'s own TreeSHAP",
                 )
         if fast is not None:
-            values, base = fast
+            values, base, engine = fast
             library = FAST_LIBRARY
             notes = (
-                "computed by xai's table TreeSHAP (exact path-dependent, numba); the parsed trees "
+                "computed by xai's own exact path-dependent TreeSHAP (numba); the parsed trees "
                 f"reproduced {MODEL_LIBRARY[a.family]}'s raw predictions before use",
+                engine,
             )
         else:
             values, base = COMPUTE[a.family](ctx)
@@ -228,20 +238,26 @@ class TreeShap:
 
 
 def fast_path_dependent(
-    ctx: ExplainContext, n_jobs: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """xai's table TreeSHAP: values (rows x features x outputs) and base values (rows x outputs),
-    on ``n_jobs`` threads (``None``: all cores).
+    ctx: ExplainContext, n_jobs: int | None = None, engine: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """xai's exact TreeSHAP: values (rows x features x outputs), base values (rows x outputs)
+    and the engine used with its reason, on ``n_jobs`` threads (``None``: all cores).
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
     compiled, offset = tableshap.checked_model(ctx)  # parsed, checked and compiled once per run
-    table = tableshap.run_path_dependent_table(ctx, compiled)
+    if engine != "auto" and compiled.engine != engine:
+        compiled = tableshap.compile_parsed(compiled.parsed, engine)
+        if compiled.engine != engine:
+            raise UnsupportedForest(f"engine={engine} cannot run: {compiled.reason}")
+        table = tableshap.path_dependent_table(compiled)
+    else:
+        table = tableshap.run_path_dependent_table(ctx, compiled)
     matrix = tableshap.encode(compiled, ctx.X)
     with tableshap.threads(n_jobs):
         values = tableshap.path_dependent(compiled, matrix, table)
     base = offset + tableshap.expected_leaves(compiled)
-    return values, np.tile(base, (len(ctx.X), 1))
+    return values, np.tile(base, (len(ctx.X), 1)), tableshap.describe(compiled)
 
 
 EXPLAINERS = (TreeShap(),)

@@ -208,11 +208,12 @@ class ModelAdapter:
             )
         return X
 
-    def prepare(self, X: pd.DataFrame) -> Any:
-        """The input object the library predicts on: a DMatrix, a Pool, a frame or an array."""
-        X = self.typed_frame(X)
-        if self.native_names is not None:
-            X.columns = list(self.native_names)
+    def prepare(self, X: pd.DataFrame, *, typed: bool = False) -> Any:
+        """The input object the library predicts on: a DMatrix, a Pool, a frame or an array.
+        ``typed``: ``X`` is already :meth:`typed_frame`'s output (skips its copy and checks)."""
+        X = X if typed else self.typed_frame(X)
+        if self.native_names is not None:  # the stored names, on a new frame (never the caller's)
+            X = X.set_axis(list(self.native_names), axis=1)
         if self.family == "xgboost":
             import xgboost as xgb
 
@@ -226,9 +227,9 @@ class ModelAdapter:
         return X
 
     # ----- predictions ------------------------------------------------------------------------
-    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_raw(self, X: pd.DataFrame, *, typed: bool = False) -> np.ndarray:
         """Raw model output, shape (rows, outputs): the space native SHAP values sum to."""
-        data = self.prepare(X)
+        data = self.prepare(X, typed=typed)
         if self.family == "xgboost":
             out = self.native.predict(
                 data, output_margin=True, iteration_range=(0, self.n_iterations or 0)
@@ -253,13 +254,13 @@ class ModelAdapter:
             out = self.native.predict(data)
         return np.asarray(out, dtype=float).reshape(len(X), -1)
 
-    def predict_scores(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_scores(self, X: pd.DataFrame, *, typed: bool = False) -> np.ndarray:
         """What a metric scores: class probabilities (rows, classes) or regression values
         (an IsolationForest's mean path length, what its attributions explain)."""
         if self.model_class == "IsolationForest":
-            return self.predict_raw(X)[:, 0]
+            return self.predict_raw(X, typed=typed)[:, 0]
         if self.family in ("sklearn_tree", "sklearn"):
-            data = self.prepare(X)
+            data = self.prepare(X, typed=typed)
             if not self.is_classifier:
                 return np.asarray(self.native.predict(data))
             if hasattr(self.native, "predict_proba"):
@@ -267,27 +268,25 @@ class ModelAdapter:
             return _scores_from_decision(np.asarray(self.native.decision_function(data)))
         if self.family == "catboost":
             kind = "Probability" if self.is_classifier else None
-            data = self.prepare(X)
+            data = self.prepare(X, typed=typed)
             out = (
                 self.native.predict(data, prediction_type=kind)
                 if kind
                 else self.native.predict(data)
             )
             return np.asarray(out, dtype=float)
-        raw = self.predict_raw(X)
         if self.task == "binary":
-            p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+            p = 1.0 / (1.0 + np.exp(-self.predict_raw(X, typed=typed)[:, 0]))
             return np.column_stack([1.0 - p, p])
         if self.task == "multiclass":
+            raw = self.predict_raw(X, typed=typed)
             z = np.exp(raw - raw.max(axis=1, keepdims=True))
             return z / z.sum(axis=1, keepdims=True)
+        data = self.prepare(X, typed=typed)  # regression: one prediction, not a raw one too
         if self.family == "lightgbm":
-            return np.asarray(
-                self.native.predict(self.prepare(X), num_iteration=self.n_iterations), dtype=float
-            )
+            return np.asarray(self.native.predict(data, num_iteration=self.n_iterations), float)
         return np.asarray(
-            self.native.predict(self.prepare(X), iteration_range=(0, self.n_iterations or 0)),
-            dtype=float,
+            self.native.predict(data, iteration_range=(0, self.n_iterations or 0)), dtype=float
         )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 # Split rules (``Forest.rule``): how a node decides that a row goes to its left child.
 LESS = 0
@@ -121,18 +122,23 @@ class Forest:
         return len(self.left)
 
 
+@njit(cache=True)
 def _preorder(left: np.ndarray, right: np.ndarray, root: int) -> np.ndarray:
     """Node indices in pre-order from ``root`` (iterative, so deep trees cannot overflow)."""
-    order: list[int] = []
-    stack = [root]
-    lefts, rights = left.tolist(), right.tolist()
-    while stack:
-        node = stack.pop()
-        order.append(node)
-        if lefts[node] >= 0:
-            stack.append(rights[node])
-            stack.append(lefts[node])
-    return np.asarray(order, dtype=np.int64)
+    order = np.empty(len(left), dtype=np.int64)
+    stack = np.empty(len(left) + 1, dtype=np.int64)
+    stack[0] = root
+    top, count = 1, 0
+    while top > 0:
+        top -= 1
+        node = stack[top]
+        order[count] = node
+        count += 1
+        if left[node] >= 0:
+            stack[top] = right[node]
+            stack[top + 1] = left[node]
+            top += 2
+    return order[:count]
 
 
 def build_forest(
@@ -163,10 +169,13 @@ def build_forest(
             if key not in ("left", "right"):
                 parts[key].append(np.asarray(getattr(tree, key), dtype=dtype)[order])
         parts["value"][-1] = np.where(split, 0.0, parts["value"][-1])
-        for node in order.tolist():
-            cats = sorted(tree.categories[node]) if tree.categories else []
-            cat_sizes.append(len(cats))
-            cat_values.extend(cats)
+        if any(tree.categories):
+            for node in order.tolist():
+                cats = sorted(tree.categories[node])
+                cat_sizes.append(len(cats))
+                cat_values.extend(cats)
+        else:  # no categorical split: no per-node Python loop (deep forests have 10^5+ nodes)
+            cat_sizes.extend([0] * len(order))
         offsets.append(offsets[-1] + len(order))
         outputs.append(output)
     if not outputs:

@@ -172,7 +172,18 @@ def parse_lightgbm(adapter: ModelAdapter) -> ParsedModel:
     categories: dict[str, list[Any] | None] = {}
     for i, name in enumerate(adapter.categorical_features):
         categories[name] = list(stored[i]) if stored and i < len(stored) else None
-    return ParsedModel(forest, lambda X: _matrix(adapter, X, categories, f32=False))
+    return ParsedModel(forest, lambda X: _lightgbm_zeros(_matrix(adapter, X, categories, False)))
+
+
+LGB_ZERO = float(np.float32(1e-35))
+"""LightGBM's ``kZeroThreshold``: its predictor reads any ``|x| <= 1e-35`` as 0.0."""
+
+
+def _lightgbm_zeros(matrix: np.ndarray) -> np.ndarray:
+    """Values LightGBM's predictor drops as zero (it keeps only ``|x| > kZeroThreshold``), so a
+    row sitting on its ``-1e-35`` zero threshold routes as LightGBM routes it."""
+    matrix[np.abs(matrix) <= LGB_ZERO] = 0.0
+    return matrix
 
 
 # ----- CatBoost ---------------------------------------------------------------------------------

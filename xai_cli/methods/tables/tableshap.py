@@ -1,4 +1,8 @@
-"""xai's own exact TreeSHAP: compile a model's trees once into per-leaf tables, then explain rows.
+"""xai's own exact TreeSHAP: compile a model's trees once, then explain rows.
+
+Two exact engines, chosen per model by a cost model (:func:`compile_parsed`): per-leaf tables
+(fastest for shallow trees) and the quadrature kernel (:mod:`xai_cli.methods.tables.quadrature`,
+linear in the nodes, for deep trees whose tables would not fit).
 
 ``compile_model`` parses the trees (:mod:`xai_cli.model.parsers`) and lays out the per-leaf
 structure; ``path_dependent`` and ``interventional`` build the tables and evaluate them
@@ -20,7 +24,7 @@ import pandas as pd
 
 from xai_cli import progress
 from xai_cli.methods.base import ExplainContext
-from xai_cli.methods.tables import groups, kernels
+from xai_cli.methods.tables import groups, kernels, quadrature
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import Forest, UnsupportedForest
 from xai_cli.model.parsers import PARSERS, ParsedModel
@@ -43,6 +47,28 @@ SLICE_BLOCKS = 128
 """Blocks per thread in one progress slice (2 threads: 32,768 rows, about a second)."""
 GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
+TABLE_NS_PER_OP = 3.0
+"""Measured cost of the table kernel per node pattern and per table addition, per row (ns)."""
+QUADRATURE_NS_PER_OP = 4.2
+"""Measured cost of the quadrature kernel per node and quadrature point, per row (ns)."""
+BUILD_NS_PER_OP = 1.0
+"""Measured cost of building the tables per pattern and feature pair (ns), paid once."""
+AMORTISED_ROWS = 1_000
+"""Rows the one-off table build is spread over when the cost model compares the engines."""
+TABLES = "tables"
+QUADRATURE = "quadrature"
+
+
+@dataclass(frozen=True)
+class DeepStructure:
+    """What the quadrature kernel (:mod:`xai_cli.methods.tables.quadrature`) needs per node
+    (parent, depth) and per tree (quadrature size and its nodes and weights)."""
+
+    parent: np.ndarray
+    depth: np.ndarray
+    tree_q: np.ndarray
+    tree_q_off: np.ndarray
+    rule_nodes: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,9 @@ class CompiledModel:
     g_u_off: np.ndarray
     g_u: np.ndarray
     g_table_off: np.ndarray
+    engine: str = TABLES
+    reason: str = ""
+    deep: DeepStructure | None = None
 
     @property
     def forest(self) -> Forest:
@@ -84,27 +113,56 @@ def supported(adapter: ModelAdapter) -> bool:
     return adapter.family in PARSERS
 
 
-def compile_model(adapter: ModelAdapter) -> CompiledModel:
-    """Parse the model and lay out the tables; raises :class:`UnsupportedForest` with why not."""
+def compile_model(adapter: ModelAdapter, rows: int = AMORTISED_ROWS) -> CompiledModel:
+    """Parse the model and choose its engine by :func:`compile_parsed` for a run of ``rows``
+    rows; raises :class:`UnsupportedForest` with why not."""
     if adapter.family not in PARSERS:
         raise UnsupportedForest(f"no tree parser for the {adapter.family} family")
-    parsed = PARSERS[adapter.family](adapter)
+    return compile_parsed(PARSERS[adapter.family](adapter), rows=rows)
+
+
+def compile_parsed(
+    parsed: ParsedModel, engine: str = "auto", rows: int = AMORTISED_ROWS
+) -> CompiledModel:
+    """Lay out the chosen engine's structure for a parsed forest.
+
+    ``engine="auto"`` compares the per-row cost of the two exact engines on a run of ``rows``
+    rows: the tables (one pattern per node plus one addition per merged-table feature, and their
+    one-off build spread over the rows) and the quadrature kernel (nodes x quadrature points).
+    Tables
+    that would pass :data:`MAX_TABLE_ENTRIES` or :data:`MAX_PATH_FEATURES` are not built. The
+    choice and its reason are kept (:attr:`CompiledModel.engine`, :attr:`CompiledModel.reason`).
+    """
     f = parsed.forest
-    depth = _max_depth(f)
-    slot, node_d, leaf_d, feat_off, feats, z, ok = kernels.path_structure(
-        f.tree_offsets, f.left, f.right, f.feature, f.cover, min(depth, MAX_PATH_FEATURES) + 1
+    parent, depth, tree_d = quadrature.tree_shape(
+        f.tree_offsets, f.left, f.right, f.feature, f.n_features
     )
-    if not ok or (len(leaf_d) and leaf_d.max() > MAX_PATH_FEATURES):
-        raise UnsupportedForest(
-            f"a path tests more than {MAX_PATH_FEATURES} distinct features (tables too large)"
+    try:
+        tree_q, tree_q_off, rule_nodes = quadrature.tree_rules(tree_d)
+    except ValueError as exc:
+        raise UnsupportedForest(str(exc)) from exc
+    deep = DeepStructure(parent, depth, tree_q, tree_q_off, rule_nodes)
+    sizes = np.diff(f.tree_offsets)
+    quad_ns = QUADRATURE_NS_PER_OP * float((sizes * tree_q).sum())
+    most = int(tree_d.max()) if len(tree_d) else 0
+    quad_cost = f"quadrature {quad_ns / 1e3:,.1f} us/row ({int(tree_q.max(initial=1))} points)"
+    if engine == QUADRATURE or most > MAX_PATH_FEATURES:
+        why = "requested" if engine == QUADRATURE else (
+            f"a path tests {most} distinct features (tables need 2**d rows per leaf, "
+            f"limit {MAX_PATH_FEATURES})"
         )
-    sizes = np.where(leaf_d > 0, (1 << leaf_d) * leaf_d, 0).astype(np.int64)
-    table_off = np.zeros(len(sizes) + 1, dtype=np.int64)
-    table_off[1:] = np.cumsum(sizes)
+        return _quadrature_only(parsed, deep, f"{why}; {quad_cost}")
+    slot, node_d, leaf_d, feat_off, feats, z, ok = kernels.path_structure(
+        f.tree_offsets, f.left, f.right, f.feature, f.cover, most + 1
+    )
+    sizes_t = np.where(leaf_d > 0, (1 << leaf_d) * leaf_d, 0).astype(np.int64)
+    table_off = np.zeros(len(sizes_t) + 1, dtype=np.int64)
+    table_off[1:] = np.cumsum(sizes_t)
     if table_off[-1] > MAX_TABLE_ENTRIES:
-        raise UnsupportedForest(
-            f"the per-leaf tables would hold {table_off[-1]:,} values "
-            f"(limit {MAX_TABLE_ENTRIES:,}); the trees are too deep or too many"
+        return _quadrature_only(
+            parsed, deep,
+            f"the per-leaf tables would hold {table_off[-1]:,} values (limit "
+            f"{MAX_TABLE_ENTRIES:,}); {quad_cost}",
         )
     hist_sizes = np.where((f.left < 0) & (leaf_d > 0), 1 << leaf_d, 0).astype(np.int64)
     hist_off = np.zeros(len(hist_sizes) + 1, dtype=np.int64)
@@ -116,23 +174,43 @@ def compile_model(adapter: ModelAdapter) -> CompiledModel:
         if grouping[-1][-1] <= MAX_TABLE_ENTRIES:
             break
     else:
-        raise UnsupportedForest("the merged tables would be too large")
+        return _quadrature_only(parsed, deep, f"the merged tables would be too large; {quad_cost}")
+    rows = max(1, rows)
+    build = BUILD_NS_PER_OP * float((sizes_t * leaf_d).sum()) / rows
+    table_ns = TABLE_NS_PER_OP * float(f.n_nodes + len(grouping[-2])) + build
+    costs = f"tables {table_ns / 1e3:,.1f} us/row (their build spread over {rows:,} rows), " \
+        f"{quad_cost}"
+    chosen = TABLES if engine == TABLES or table_ns <= quad_ns else QUADRATURE
+    why = "requested" if engine == TABLES else "the cheaper by the cost model"
     tree_group_off = grouping[0]
     g_tree = np.repeat(np.arange(f.n_trees, dtype=np.int64), np.diff(tree_group_off))
     return CompiledModel(
         parsed, slot, leaf_d, feat_off, feats, z, table_off, hist_off, node_d, height,
-        tree_group_off, g_tree, *grouping[1:],
+        tree_group_off, g_tree, *grouping[1:], engine=chosen, reason=f"{why}: {costs}", deep=deep,
     )
 
 
-def _max_depth(forest: Forest) -> int:
-    depth = np.zeros(forest.n_nodes, dtype=np.int64)
-    for t in range(forest.n_trees):
-        o, e = forest.tree_offsets[t], forest.tree_offsets[t + 1]
-        for i in range(o, e):
-            if forest.left[i] >= 0:
-                depth[o + forest.left[i]] = depth[o + forest.right[i]] = depth[i] + 1
-    return int(depth.max()) if len(depth) else 0
+def _quadrature_only(parsed: ParsedModel, deep: DeepStructure, reason: str) -> CompiledModel:
+    """A compiled model without tables: only the quadrature kernel can explain it."""
+    empty = np.zeros(0, dtype=np.int64)
+    zero = np.zeros(1, dtype=np.int64)
+    return CompiledModel(
+        parsed, empty, empty, zero, empty, np.zeros(0), zero, zero, empty, 0, zero, empty,
+        empty, empty, empty, zero, empty, zero, empty, zero, engine=QUADRATURE, reason=reason,
+        deep=deep,
+    )
+
+
+def describe(compiled: CompiledModel) -> str:
+    """The engine and why, for the provenance notes."""
+    name = {TABLES: "per-leaf tables", QUADRATURE: "Gauss-Legendre quadrature (linear in depth)"}
+    return f"engine {name[compiled.engine]}, {compiled.reason}"
+
+
+def require_tables(compiled: CompiledModel) -> None:
+    """Raise :class:`UnsupportedForest` when the model has no tables (interventional needs them)."""
+    if compiled.engine != TABLES and len(compiled.table_off) <= 1:
+        raise UnsupportedForest(f"interventional SHAP needs the tables: {compiled.reason}")
 
 
 def encode(compiled: CompiledModel, X: pd.DataFrame) -> np.ndarray:
@@ -244,8 +322,11 @@ def evaluate(compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray) -> 
 
 
 def path_dependent_table(compiled: CompiledModel) -> np.ndarray:
-    """Merged tables of path-dependent (cover-weighted) SHAP contributions."""
+    """Merged tables of path-dependent (cover-weighted) SHAP contributions (none when the
+    quadrature engine was chosen)."""
     c = compiled
+    if c.engine == QUADRATURE:
+        return np.zeros(0)
     leaf = kernels.path_dependent_tables(
         c.leaf_d, c.leaf_feat_off, c.leaf_z, c.table_off, c.forest.value
     )
@@ -255,14 +336,30 @@ def path_dependent_table(compiled: CompiledModel) -> np.ndarray:
 def path_dependent(
     compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray | None = None
 ) -> np.ndarray:
-    """Path-dependent SHAP values (rows x features x outputs) of the encoded rows."""
+    """Path-dependent SHAP values (rows x features x outputs) of the encoded rows, by the
+    compiled model's engine."""
+    if compiled.engine == QUADRATURE:
+        return quadrature_path_dependent(compiled, matrix)
     if table is None:
         table = path_dependent_table(compiled)
     return evaluate(compiled, matrix, table)
 
 
+def quadrature_path_dependent(compiled: CompiledModel, matrix: np.ndarray) -> np.ndarray:
+    """Path-dependent SHAP values by the quadrature kernel (any depth)."""
+    f, q = compiled.forest, compiled.deep
+    assert q is not None
+    return quadrature.path_dependent(
+        np.ascontiguousarray(matrix, dtype=np.float64), f.n_outputs, quadrature.BLOCK_ROWS,
+        f.tree_offsets, f.tree_output, f.left, f.right, f.feature, f.threshold, f.rule,
+        f.missing, f.default_left, f.cat_offsets, f.cat_values, f.value, f.cover, q.parent,
+        q.depth, q.tree_q, q.tree_q_off, q.rule_nodes,
+    )
+
+
 def interventional_table(compiled: CompiledModel, background: np.ndarray) -> np.ndarray:
     """Merged tables of interventional SHAP contributions averaged over ``background``."""
+    require_tables(compiled)
     f, c = compiled.forest, compiled
     hist = kernels.pattern_histogram(
         np.ascontiguousarray(background, dtype=np.float64), f.tree_offsets, f.left, f.right,
@@ -294,7 +391,9 @@ def checked_model(ctx: ExplainContext) -> tuple[CompiledModel, np.ndarray]:
     Raises :class:`UnsupportedForest` (every time, built once) when the model cannot be done.
     """
     a, rows = ctx.adapter, run_rows(ctx)
-    compiled = ctx.cache.get("tableshap.compile", (a,), lambda: compile_model(a))
+    compiled = ctx.cache.get(
+        "tableshap.compile", (a,), lambda: compile_model(a, rows=len(rows))
+    )
 
     def check() -> np.ndarray:
         from threadpoolctl import threadpool_limits
@@ -354,13 +453,13 @@ def predicted_seconds(
     matrix = encode(compiled, ctx.X.iloc[:large])
 
     def time_slabs() -> tuple[float, float]:
-        evaluate(compiled, matrix[:0], table)  # loads the compiled kernels, explains nothing
+        path_dependent(compiled, matrix[:0], table)  # loads the compiled kernels only
 
         def fastest(k: int) -> float:
             times = []
             for _ in range(TIMINGS):
                 start = timer()
-                evaluate(compiled, matrix[:k], table)
+                path_dependent(compiled, matrix[:k], table)
                 times.append(timer() - start)
             return min(times)
 
@@ -377,7 +476,8 @@ def predicted_seconds(
     slices = -(-rows // (BLOCK_ROWS * SLICE_BLOCKS * max(1, threads)))
     seconds = fixed * max(1, slices) + per_row * rows
     blocks = -(-rows // BLOCK_ROWS)
+    kernel = "the tables" if compiled.engine == TABLES else "the quadrature kernel"
     return seconds, (
-        f"the tables timed on {small:,} and {large:,} rows (fastest of {TIMINGS}): "
+        f"{kernel} timed on {small:,} and {large:,} rows (fastest of {TIMINGS}): "
         f"{fixed * 1000:.1f} ms per call + {per_row * 1e6:.1f} us per row, x {blocks:,} blocks"
     )
