@@ -29,16 +29,20 @@ def xai_script(*args: str, env: dict[str, str] | None = None) -> Run:
 
 
 def check_junit(out: Path, audit: dict) -> JUnitXml:
-    """The JUnit file parses, and its counts match the rule statuses in audit.json."""
+    """The JUnit file parses, and its counts match the rule statuses in audit.json (plus one case
+    per scorecard check of a ``validation`` rule)."""
     xml = JUnitXml.fromfile(str(out / "audit.junit.xml"))
     results = [r for job in audit["jobs"] for r in job["results"]]
-    statuses = [r["status"] for r in results]
-    assert xml.tests == len(results)
+    checks = [
+        c for r in results if r["type"] == "validation" for c in r["details"].get("checks", [])
+    ]
+    statuses = [r["status"] for r in results] + [c["status"] for c in checks]
+    assert xml.tests == len(results) + len(checks)
     assert xml.failures == statuses.count("FAIL")
     assert xml.errors == statuses.count("ERROR")
     assert xml.skipped == statuses.count("SKIP")
     cases = {case.name: case for suite in xml for case in suite}
-    assert len(cases) == len(results)
+    assert len(cases) == len(results) + len(checks)
     kinds = {"FAIL": Failure, "ERROR": Error, "SKIP": Skipped}
     for r in results:
         case = cases[f"{r['rule']} ({r['type']})"]
