@@ -66,7 +66,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ),
         (
             {"treeshap": {"engine": "nativ"}},
-            "treeshap: engine must be 'auto', 'tables', 'quadrature' or 'native' (got 'nativ') (did you mean 'native'?)",
+            "treeshap: engine must be 'auto', 'tables', 'quadrature' or 'native' (got 'nativ') "
+            "(did you mean 'native'?)",
         ),
         (
             {"treeshap.interventional": {"background_rows": 0}},
