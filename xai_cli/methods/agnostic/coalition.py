@@ -11,7 +11,10 @@ rows are built per column with ``take`` on the column's own array (numbers stay 
 categories stay categories, strings stay strings), so a pipeline that takes raw columns gets the
 frame it was trained on. They are built in blocks of about :data:`BLOCK_ROWS` rows and predicted
 block by block; blocks are fixed by the work, not by the number of workers, and run on joblib
-threads (the prediction's BLAS releases the GIL), so any ``n_jobs`` gives identical numbers.
+threads (the prediction's BLAS releases the GIL), or as Dask tasks with ``--engine dask`` (the
+game's ``task_map``: each task gets one block's rows, coalitions and background indices, the
+builder and the model are sent to every worker once), so any ``n_jobs`` and any worker count give
+identical numbers.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ import pandas as pd
 Predict = Callable[[pd.DataFrame], np.ndarray]
 """Rows in, raw outputs out: (rows, outputs). Usually ``adapter.predict_raw``."""
 Player = tuple[str, ...]
+TaskMap = Callable[..., list]
+"""``task_map(fn, items, **shared)`` -> ``[fn(item, **shared) for item in items]``, run elsewhere
+(Dask: :meth:`xai_cli.run.distributed.DaskSession.map`), in order."""
 Reduce = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(predictions (pairs, background, outputs), row index (pairs,)) -> (pairs, outputs')."""
 
@@ -114,6 +120,27 @@ def _masked_builder(background: pd.DataFrame, X: pd.DataFrame, owner: np.ndarray
     return mixed
 
 
+def _masked_block(
+    item: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    job: tuple[Builder, Predict, Reduce | None],
+) -> np.ndarray:
+    """One block of masked rows built and predicted (a Dask task, or a thread's share): ``item``
+    is (row of each pair, its coalition, its background rows); returns (pairs, outputs'), the
+    mean over the background rows or ``reduce`` of them."""
+    build, predict, reduce = job
+    row, chosen, sub = item
+    pred = np.asarray(predict(build(row, chosen, sub)), dtype=float)
+    pred = pred.reshape(len(row), sub.shape[1], -1)
+    return pred.mean(axis=1) if reduce is None else reduce(pred, row)
+
+
+def _predict_rows(frame: pd.DataFrame, *, predict: Predict) -> np.ndarray:
+    """``predict`` on one block of rows as floats (rows, outputs): a Dask task."""
+    out = np.asarray(predict(frame), dtype=float)
+    return out.reshape(len(frame), -1)
+
+
 @dataclass(frozen=True)
 class Game:
     """The cooperative game of one model over a background sample: who plays, and how to score
@@ -125,6 +152,8 @@ class Game:
     background: pd.DataFrame
     n_jobs: int = 1
     block_rows: int = BLOCK_ROWS
+    task_map: TaskMap | None = field(default=None, repr=False, compare=False)
+    """Where blocks run: ``None`` in this process (``n_jobs`` threads), else as tasks on Dask."""
     _base: list[np.ndarray] = field(default_factory=list, repr=False, compare=False)
 
     @property
@@ -144,6 +173,15 @@ class Game:
     def full_value(self, X: pd.DataFrame) -> np.ndarray:
         """``f(x)`` for every explained row (rows, outputs): ``v(all players)``."""
         return np.asarray(self.predict(X.loc[:, list(self.columns)]), dtype=float)
+
+    def predict_rows(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's raw outputs on ``frame`` (rows, outputs), predicted in blocks of
+        ``block_rows`` rows: as Dask tasks when the game has a ``task_map``, else at once."""
+        if self.task_map is None:
+            return _predict_rows(frame, predict=self.predict)
+        step = self.block_rows
+        parts = [frame.iloc[i : i + step] for i in range(0, len(frame), step)]
+        return np.concatenate(self.task_map(_predict_rows, parts, predict=self.predict), axis=0)
 
     def predictions_needed(self, rows: int, coalitions: int) -> int:
         """Model predictions (masked rows) that ``coalitions`` coalitions cost on ``rows`` rows."""
@@ -190,18 +228,21 @@ class Game:
         step = max(1, self.block_rows // max(k, 1))
         blocks = [todo[i : i + step] for i in range(0, len(todo), step)]
 
-        def run(pairs: np.ndarray) -> np.ndarray:
+        def item(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             row, coal = np.divmod(pairs, c)
-            frame = build(row, per_row[row, coal], background_index[coal])
-            pred = np.asarray(self.predict(frame), dtype=float).reshape(len(pairs), k, -1)
-            return pred.mean(axis=1) if reduce is None else reduce(pred, row)
+            return row, np.ascontiguousarray(per_row[row, coal]), background_index[coal]
 
-        if self.n_jobs > 1 and len(blocks) > 1:
+        job = (build, self.predict, reduce)
+        if self.task_map is not None and blocks:
+            parts = self.task_map(_masked_block, [item(b) for b in blocks], job=job)
+        elif self.n_jobs > 1 and len(blocks) > 1:
             from joblib import Parallel, delayed
 
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(run)(b) for b in blocks)
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(_masked_block)(item(b), job=job) for b in blocks
+            )
         else:
-            parts = [run(b) for b in blocks]
+            parts = [_masked_block(item(b), job=job) for b in blocks]
         if reduce is not None:
             return np.concatenate(parts, axis=0).reshape(n, c, -1)
         base = self.base_value()

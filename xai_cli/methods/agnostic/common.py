@@ -103,6 +103,7 @@ def make_game(ctx: ExplainContext, params: AgnosticParams) -> Game:
         players=default_players(adapter, params.groups),
         background=background_sample(pool, params.background_rows, ctx.seed),
         n_jobs=threads(params.n_jobs),
+        task_map=ctx.task_map,  # --engine dask: blocks of masked rows run as Dask tasks
     )
 
 

@@ -132,7 +132,7 @@ def lime_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """LIME coefficients (rows, players, outputs) and intercepts (rows, outputs) for one seed."""
     samples = draw_samples(game, params.n_samples, seed)
-    y = np.asarray(game.predict(samples), dtype=float).reshape(len(samples), -1)
+    y = game.predict_rows(samples)
     fx = game.full_value(X)
     s_codes, continuous = _codes(game, samples, params.discretize)
     x_codes, _ = _codes(game, X.loc[:, list(game.columns)], params.discretize)
@@ -185,7 +185,7 @@ class Lime:
     params: ClassVar[type[LimeParams]] = LimeParams
     in_auto: ClassVar[bool] = True  # when the estimate fits the time budget
     row_wise: ClassVar[bool] = False  # the background is drawn from the explained rows
-    distributes: ClassVar[bool] = False
+    distributes: ClassVar[bool] = True  # blocks of masked rows run on Dask (--engine dask)
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED  # any model the adapter can predict with

@@ -64,7 +64,7 @@ class Occlusion:
     params: ClassVar[type[AgnosticParams]] = AgnosticParams
     in_auto: ClassVar[bool] = True  # when the estimate fits the time budget
     row_wise: ClassVar[bool] = False  # the background is drawn from the explained rows
-    distributes: ClassVar[bool] = False
+    distributes: ClassVar[bool] = True  # blocks of masked rows run on Dask (--engine dask)
 
     def supports(self, adapter: ModelAdapter) -> Support:
         return SUPPORTED  # any model the adapter can predict with
