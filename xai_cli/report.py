@@ -33,6 +33,7 @@ from xai_cli import SCHEMA_VERSION, __version__
 from xai_cli.errors import DataError, MissingFileError, describe
 from xai_cli.report_interactions import EffectsSection
 from xai_cli.report_rows import CategoryEntry, ModelMetrics, RowsSection
+from xai_cli.report_trust import TrustSection, trust_section
 from xai_cli.validate.facts import section
 from xai_cli.validate.schema import ValidationSection
 
@@ -274,6 +275,9 @@ class Report(_Entry):
     validation: ValidationSection | None = None
     """The verdict, the leak and identifier warnings and (``xai validate``) the scorecard;
     absent from reports written before it existed."""
+    trust: TrustSection | None = None
+    """How far to trust each approximation: KernelSHAP's standard errors, LIME's stability, IG's
+    completeness error and baseline spread, exact Shapley's players; absent when none ran."""
 
     @field_validator("schema_version")
     @classmethod
@@ -296,6 +300,8 @@ class Report(_Entry):
             data.pop("effects", None)
         if self.validation is None:  # reports written before the verdict existed
             data.pop("validation", None)
+        if self.trust is None:  # only runs with a model-agnostic approximation
+            data.pop("trust", None)
         return data
 
     # ----------------------------------------------------------------------------- reading
@@ -414,6 +420,7 @@ class Report(_Entry):
             rows=result.rows,
             effects=effects_section(result),
             validation=section(result),
+            trust=trust_section(result),
         )
 
     @classmethod

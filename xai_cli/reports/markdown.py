@@ -87,10 +87,24 @@ def render(report: Report) -> str:
             for m in not_ok
         ]
         lines += ["", "</details>"]
-    lines += _metrics_lines(report) + _rows_lines(report)
+    lines += _metrics_lines(report) + _rows_lines(report) + _trust_lines(report)
     for note in prov.notes:
         lines += ["", f"> note: {md_text(note)}"]
     return "\n".join(lines) + "\n"
+
+
+def _trust_lines(report: Report) -> list[str]:
+    """The approximation checks (KernelSHAP's standard errors, LIME's stability, IG's
+    completeness and baseline spread, exact Shapley's players) as one table."""
+    if report.trust is None:
+        return []
+    lines = ["", "### How far to trust each approximation", "",
+             "| Method | Check | Value | Against |", "|---|---|---:|---:|"]  # fmt: skip
+    for c in report.trust.checks:
+        value = "–" if c.value is None else f"{c.value:.4g}"
+        ref = "–" if c.reference is None else f"{c.reference:.4g}"
+        lines.append(f"| {md_text(c.method)} | {md_text(c.check)} | {value} | {ref} |")
+    return lines
 
 
 def _metrics_lines(report: Report) -> list[str]:
