@@ -112,12 +112,13 @@ def test_streamed_multiclass_and_sample_values_match(multiclass: tuple[Path, Pat
 def test_dask_local_cluster_equals_local_engine(sample_models: Path, multi_row_group: Path) -> None:
     base = {"model_path": str(sample_models / "adult_lightgbm.joblib"),
             "data_path": str(multi_row_group), "target": "income",
-            "methods": ("treeshap", "lightgbm.gain", "permutation"), "max_rows": 400,
-            "chunk_rows": 300, "seed": 5}  # fmt: skip
+            "methods": ("treeshap", "lightgbm.gain", "permutation", "occlusion"),
+            "max_rows": 400, "chunk_rows": 300, "seed": 5,
+            "params": {"occlusion": {"background_rows": 2}}}  # fmt: skip
     local = explain(ExplainRequest(**base))
     dask = explain(ExplainRequest(**base, engine="dask"))
     a, b = _ok(local), _ok(dask)
-    assert set(a) == set(b) == {"treeshap", "lightgbm.gain", "permutation"}
+    assert set(a) == set(b) == {"treeshap", "lightgbm.gain", "permutation", "occlusion"}
     for method in a:
         assert np.array_equal(a[method].table.values, b[method].table.values), method
     assert np.array_equal(a["treeshap"].local.values, b["treeshap"].local.values)
@@ -131,6 +132,9 @@ def test_dask_local_cluster_equals_local_engine(sample_models: Path, multi_row_g
     assert "predictions" not in a["permutation"].table.params
     assert np.array_equal(a["permutation"].table.spread, b["permutation"].table.spread)
     assert local.comparison.rank_intervals == dask.comparison.rank_intervals
+    # the coalition engine's blocks of masked rows (occlusion here) ran as tasks, same numbers
+    assert b["occlusion"].local.params["predictions"] == "dask"
+    assert np.array_equal(a["occlusion"].local.values, b["occlusion"].local.values)
 
 
 def test_cli_streamed_run_and_dask_needs_parquet(sample_models: Path, tmp_path: Path, xai) -> None:

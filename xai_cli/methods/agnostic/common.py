@@ -161,6 +161,8 @@ def attribution(
 ) -> LocalAttribution:
     """A method's LocalAttribution over the game's players, with the background stated."""
     base = game.base_value() if base is None else base
+    if game.task_map is not None:  # --engine dask: its masked rows were predicted as Dask tasks
+        params = {**params, "predictions": "dask"}
     notes = [
         f"background: {len(game.background)} rows sampled from the data with seed {ctx.seed} "
         "(interventional: absent features take background values)",
