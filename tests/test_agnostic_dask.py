@@ -68,7 +68,7 @@ def test_blocks_as_tasks_give_the_in_process_numbers(mlp) -> None:
         np.testing.assert_array_equal(x, z)
     big = pd.concat([X] * 5, ignore_index=True)  # 600 rows: two blocks of 300
     np.testing.assert_array_equal(remote.predict_rows(big), local.predict_rows(big))
-    # the check can fail: a task_map that drops the last block's rows does not pass
+    # the check can fail: a task_map whose workers return slightly other numbers does not pass
     broken = replace(local, task_map=lambda fn, items, **kw: [fn(i, **kw) * 1.01 for i in items])
     assert not np.array_equal(exact_shapley(broken, rows), exact_shapley(local, rows))
 

@@ -123,12 +123,13 @@ def _masked_builder(background: pd.DataFrame, X: pd.DataFrame, owner: np.ndarray
 def _masked_block(
     item: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
-    job: tuple[Builder, Predict, Reduce | None],
+    build: Builder,
+    predict: Predict,
+    reduce: Reduce | None = None,
 ) -> np.ndarray:
     """One block of masked rows built and predicted (a Dask task, or a thread's share): ``item``
     is (row of each pair, its coalition, its background rows); returns (pairs, outputs'), the
     mean over the background rows or ``reduce`` of them."""
-    build, predict, reduce = job
     row, chosen, sub = item
     pred = np.asarray(predict(build(row, chosen, sub)), dtype=float)
     pred = pred.reshape(len(row), sub.shape[1], -1)
@@ -232,17 +233,20 @@ class Game:
             row, coal = np.divmod(pairs, c)
             return row, np.ascontiguousarray(per_row[row, coal]), background_index[coal]
 
-        job = (build, self.predict, reduce)
+        # the model (``self.predict``, one object per game) is sent to Dask workers once per run;
+        # the builder, which holds this call's rows, once per call
+        shared = {"build": build, "predict": self.predict,
+                  **({} if reduce is None else {"reduce": reduce})}  # fmt: skip
         if self.task_map is not None and blocks:
-            parts = self.task_map(_masked_block, [item(b) for b in blocks], job=job)
+            parts = self.task_map(_masked_block, [item(b) for b in blocks], **shared)
         elif self.n_jobs > 1 and len(blocks) > 1:
             from joblib import Parallel, delayed
 
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_masked_block)(item(b), job=job) for b in blocks
+                delayed(_masked_block)(item(b), **shared) for b in blocks
             )
         else:
-            parts = [_masked_block(item(b), job=job) for b in blocks]
+            parts = [_masked_block(item(b), **shared) for b in blocks]
         if reduce is not None:
             return np.concatenate(parts, axis=0).reshape(n, c, -1)
         base = self.base_value()
