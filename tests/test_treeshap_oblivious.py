@@ -126,3 +126,14 @@ def test_agrees_with_generic_tables_and_thread_count() -> None:
     assert generic.notes[1].startswith("engine per-leaf tables")
     np.testing.assert_allclose(special.values, generic.values, atol=1e-12)
     np.testing.assert_allclose(special.base_values, generic.base_values, atol=1e-12)
+
+
+def test_estimate_times_the_oblivious_engine() -> None:
+    """The time estimate of a CatBoost run times the engine the run will use."""
+    import time
+
+    m, X = fit("regression")
+    ctx = ExplainContext(adapter=adapt(m), X=X, y=None, seed=0, params={})
+    estimate = TreeShap().cost_model(ctx, 100_000, time.perf_counter)
+    assert estimate is not None and estimate[0] > 0
+    assert estimate[1].startswith("the oblivious-tree engine timed on")

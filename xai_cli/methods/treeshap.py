@@ -188,6 +188,11 @@ class TreeShap:
             return None
         try:
             threads = tableshap.thread_count(params.n_jobs)
+            if ctx.adapter.family == "catboost" and params.engine == "auto":
+                from xai_cli.methods.tables import oblivious
+
+                with tableshap.threads(params.n_jobs):
+                    return oblivious.predicted_seconds(ctx, rows, timer)
             return tableshap.predicted_seconds(ctx, rows, threads, timer)
         except UnsupportedForest:
             return None

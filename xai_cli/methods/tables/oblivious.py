@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -388,3 +389,38 @@ def path_dependent(ctx: ExplainContext) -> tuple[np.ndarray, np.ndarray, str]:
     values = compiled.values(encode(ctx.adapter, ctx.X))
     base = offset + compiled.expected()
     return values, np.tile(base, (len(ctx.X), 1)), compiled.describe()
+
+
+def predicted_seconds(
+    ctx: ExplainContext, rows: int, timer: Callable[[], float]
+) -> tuple[float, str]:
+    """This engine's time on ``rows`` rows: a fixed cost and a cost per row from two timed slabs
+    of the run's rows (fastest of two timings each), as the generic engine's estimate does
+    (:func:`xai_cli.methods.tables.tableshap.predicted_seconds`)."""
+    from xai_cli.methods.tables import tableshap
+
+    compiled, _ = checked_model(ctx)
+    small = min(BLOCK_ROWS * 8, len(ctx.X))
+    large = min(4 * small, len(ctx.X))
+    matrix = encode(ctx.adapter, ctx.X.iloc[:large])
+    compiled.values(matrix[:0])  # loads the compiled kernel only
+
+    def best(k: int) -> float:
+        times = []
+        for _ in range(tableshap.TIMINGS):
+            start = timer()
+            compiled.values(matrix[:k])
+            times.append(timer() - start)
+        return min(times)
+
+    t_small = best(small)
+    t_large = best(large) if large > small else 0.0
+    if large > small:
+        per_row = max(t_large - t_small, 0.0) / (large - small)
+        fixed = max(t_small - per_row * small, 0.0)
+    else:
+        per_row, fixed = t_small / max(small, 1), 0.0
+    return fixed + per_row * rows, (
+        f"the oblivious-tree engine timed on {small:,} and {large:,} rows: "
+        f"{fixed * 1000:.1f} ms per call + {per_row * 1e6:.2f} us per row"
+    )
