@@ -165,7 +165,8 @@ def _lightgbm_text_tree(fields: dict[str, str]) -> TreeNodes:
     categorical node's threshold indexes ``cat_boundaries`` into the ``cat_threshold`` bitsets."""
 
     def column(key: str, dtype: type = np.float64) -> np.ndarray:
-        return np.array(fields[key].split(" "), dtype=dtype) if fields.get(key) else np.zeros(0)
+        # C-level text parsing (strtod: exact for the 17-digit numbers LightGBM writes)
+        return np.fromstring(fields[key], dtype=dtype, sep=" ") if fields.get(key) else np.zeros(0)
 
     leaf_value = column("leaf_value")
     leaf_count = column("leaf_count")
