@@ -117,6 +117,21 @@ def test_comparison_fails_on_perturbed_values() -> None:
     assert gap(replace(local, base_values=base), own, raw) > TOLERANCE
 
 
+@pytest.mark.parametrize("nan_mode", ["Min", "Max"])
+def test_missing_values_route_by_nan_mode(nan_mode: str) -> None:
+    """``nan_mode="Max"`` (saved as ``AsTrue``) sends NaN right, ``"Min"`` left; both engines
+    follow it (before, the generic parse read only ``AsMaxValue`` and fell back on Max)."""
+    X, y = make_data("regression")
+    X.loc[X.index[::4], "x0"] = np.nan
+    m = catboost.CatBoostRegressor(iterations=15, depth=5, nan_mode=nan_mode, random_seed=0,
+                                   verbose=0, thread_count=1, allow_writing_files=False)
+    m.fit(X, y)
+    for engine in ("auto", "tables"):
+        ctx, local = explain(m, X, engine=engine)
+        assert local.library == FAST_LIBRARY, local.notes
+        assert gap(local, COMPUTE["catboost"](ctx), ctx.adapter.predict_raw(X)) <= TOLERANCE
+
+
 def test_agrees_with_generic_tables_and_thread_count() -> None:
     m, X = fit("multiclass")
     _, special = explain(m, X, n_jobs=1)

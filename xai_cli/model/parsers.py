@@ -295,7 +295,11 @@ def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
         raise UnsupportedForest("CatBoost non-symmetric (Depthwise/Lossguide) trees")
     floats = model["features_info"].get("float_features", [])
     flat = {f["feature_index"]: f["flat_feature_index"] for f in floats}
-    nan_left = {f["feature_index"]: f.get("nan_value_treatment") != "AsMaxValue" for f in floats}
+    # nan_mode="Max" saves "AsTrue": NaN above every border, so it goes right
+    nan_left = {
+        f["feature_index"]: f.get("nan_value_treatment") not in ("AsTrue", "AsMaxValue")
+        for f in floats
+    }
     n_outputs = max(1, len(adapter.outputs))
     dims = int(model.get("model_info", {}).get("approx_dimension", 0) or n_outputs)
     trees = []

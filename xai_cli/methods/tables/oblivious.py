@@ -35,6 +35,8 @@ from xai_cli.model.forest import UnsupportedForest
 from xai_cli.model.parsers import _matrix
 
 Arr = np.ndarray
+NAN_RIGHT = ("AsTrue", "AsMaxValue")
+"""CatBoost's ``nan_value_treatment`` values that send NaN right (``x > border`` true)."""
 EMPTY_COVER = 1e-300
 """Cover given to an inner node no training row reached (as the generic parse does), so its
 children's ratios stay defined and their leaves carry ~0 weight."""
@@ -80,7 +82,10 @@ def parse(adapter: ModelAdapter) -> ObliviousForest:
         raise UnsupportedForest("CatBoost non-symmetric (Depthwise/Lossguide) trees")
     floats = model["features_info"].get("float_features", [])
     flat = {f["feature_index"]: f["flat_feature_index"] for f in floats}
-    nan_right = {f["feature_index"]: f.get("nan_value_treatment") == "AsMaxValue" for f in floats}
+    # nan_mode="Max" saves "AsTrue" (NaN is above every border, sets the bit); "Min" "AsFalse"
+    nan_right = {
+        f["feature_index"]: f.get("nan_value_treatment") in NAN_RIGHT for f in floats
+    }
     n_outputs = max(1, len(adapter.outputs))
     dims = int(model.get("model_info", {}).get("approx_dimension", 0) or n_outputs)
     if dims != n_outputs:
