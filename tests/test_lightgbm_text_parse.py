@@ -1,7 +1,8 @@
 """LightGBM's trees read from the model text (:func:`xai_cli.model.parsers.parse_lightgbm`, numpy)
 give exactly the forest the ``dump_model`` JSON parse gives (:func:`parse_lightgbm_dump`): every
 array equal, on numeric, missing-value (NaN, Zero, None), categorical, multiclass and
-``num_iteration``-limited models; and the comparison fails on a changed forest."""
+``num_iteration``-limited models and single-leaf trees; and the comparison fails on a changed
+forest."""
 
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ def model(kind: str) -> Any:
     if kind == "categorical":
         X, y = categorical()
         return lgb.LGBMClassifier(min_data_per_group=5, cat_smooth=1, **common).fit(X, y)
+    if kind == "single_leaf":  # no split meets min_child_samples: every tree is one leaf
+        X, y = make_data("regression")
+        return lgb.LGBMRegressor(n_estimators=3, min_child_samples=250, verbose=-1).fit(X, y)
     task = "multiclass" if kind == "multiclass" else "regression"
     X, y = make_data(task)
     X = with_missing(X)
@@ -65,7 +69,9 @@ def model(kind: str) -> Any:
     return lgb.LGBMRegressor(**common, **extra).fit(X, y)
 
 
-@pytest.mark.parametrize("kind", ["nan", "zero", "none", "categorical", "multiclass"])
+@pytest.mark.parametrize(
+    "kind", ["nan", "zero", "none", "categorical", "multiclass", "single_leaf"]
+)
 def test_text_parse_equals_dump_parse(kind: str) -> None:
     adapter = adapt(model(kind))
     text, dump = parsers.parse_lightgbm(adapter).forest, parsers.parse_lightgbm_dump(adapter).forest
@@ -74,6 +80,9 @@ def test_text_parse_equals_dump_parse(kind: str) -> None:
         assert (text.rule == parsers.IN_SET_LEFT).any() and len(text.cat_values) > 0
     if kind in ("zero", "none"):
         assert (text.missing[text.left >= 0] != parsers.NAN_DEFAULT).any()
+    if kind == "single_leaf":
+        assert text.n_nodes == text.n_trees == 3
+        return
     # the check is a real one: a changed threshold or leaf value is found
     changed = replace(text, threshold=text.threshold + (text.left >= 0) * 1e-12)
     assert differences(changed, dump) == ["threshold"]
