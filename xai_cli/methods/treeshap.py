@@ -5,7 +5,9 @@ The fast path (``engine="auto"``, the default) is
 trees are parsed, checked to reproduce the library's own raw predictions, compiled for the engine
 a cost model picks (per-leaf tables for shallow trees, Gauss-Legendre quadrature for deep ones,
 whose cost is linear in depth) and evaluated in parallel over row blocks (``n_jobs`` threads;
-identical numbers for any count); the notes name the engine and why. Where it cannot run (a model
+identical numbers for any count); the notes name the engine and why. CatBoost's symmetric
+trees get their own engine (:mod:`xai_cli.methods.tables.oblivious`: one leaf index and one
+precomputed table row per tree) under ``engine="auto"``. Where it cannot run (a model
 it does not parse, a parse that does not reproduce the model) the library's own implementation
 runs instead and the reason goes into the provenance notes. ``engine="native"`` always uses the
 library's own:
@@ -186,6 +188,11 @@ class TreeShap:
             return None
         try:
             threads = tableshap.thread_count(params.n_jobs)
+            if ctx.adapter.family == "catboost" and params.engine == "auto":
+                from xai_cli.methods.tables import oblivious
+
+                with tableshap.threads(params.n_jobs):
+                    return oblivious.predicted_seconds(ctx, rows, timer)
             return tableshap.predicted_seconds(ctx, rows, threads, timer)
         except UnsupportedForest:
             return None
@@ -245,6 +252,11 @@ def fast_path_dependent(
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
+    if ctx.adapter.family == "catboost" and engine == "auto":
+        from xai_cli.methods.tables import oblivious
+
+        with tableshap.threads(n_jobs):  # symmetric trees: the specialised engine
+            return oblivious.path_dependent(ctx)
     compiled, offset = tableshap.checked_model(ctx)  # parsed, checked and compiled once per run
     if engine != "auto" and compiled.engine != engine:
         compiled = tableshap.compile_parsed(compiled.parsed, engine)

@@ -158,8 +158,95 @@ def _lightgbm_tree(structure: dict[str, Any]) -> TreeNodes:
     return nodes
 
 
+def _lightgbm_text_tree(fields: dict[str, str]) -> TreeNodes:
+    """One tree of LightGBM's model text as whole columns: internal nodes ``0..n-2`` as LightGBM
+    numbers them, then the leaves (a child ``c < 0`` is leaf ``~c``). ``decision_type`` bits:
+    1 categorical, 2 default left, bits 2-3 the missing type (0 None, 1 Zero, 2 NaN); a
+    categorical node's threshold indexes ``cat_boundaries`` into the ``cat_threshold`` bitsets."""
+
+    def column(key: str, dtype: type = np.float64) -> np.ndarray:
+        # C-level text parsing (strtod: exact for the 17-digit numbers LightGBM writes)
+        return np.fromstring(fields[key], dtype=dtype, sep=" ") if fields.get(key) else np.zeros(0)
+
+    leaf_value = column("leaf_value")
+    leaf_count = column("leaf_count")
+    n_leaves = len(leaf_value)
+    if n_leaves == 1 or "split_feature" not in fields:
+        return TreeNodes(left=[-1], right=[-1], feature=[-1], threshold=[0.0], rule=[LESS],
+                         missing=[NAN_DEFAULT], default_left=[True], value=leaf_value[:1],
+                         cover=leaf_count[:1] if len(leaf_count) else [1.0])  # fmt: skip
+    n_inner = n_leaves - 1
+    left = column("left_child", np.int64)
+    right = column("right_child", np.int64)
+    decision = column("decision_type", np.int64)
+    threshold = column("threshold")
+    categorical = (decision & 1) == 1
+    missing = np.asarray([NAN_AS_ZERO, ZERO_OR_NAN_DEFAULT, NAN_DEFAULT, NAN_AS_ZERO])[
+        (decision >> 2) & 3
+    ]
+    cats: list[tuple[float, ...]] = []
+    if categorical.any():
+        bounds = column("cat_boundaries", np.int64)
+        bits = column("cat_threshold", np.int64)
+        cats = [()] * (n_inner + n_leaves)
+        for node in np.flatnonzero(categorical).tolist():
+            k = int(threshold[node])
+            words = bits[bounds[k] : bounds[k + 1]]
+            cats[node] = tuple(
+                float(32 * w + b) for w, word in enumerate(words.tolist()) for b in range(32)
+                if (word >> b) & 1
+            )
+    inner_left = np.where(left >= 0, left, n_inner + ~left)
+    inner_right = np.where(right >= 0, right, n_inner + ~right)
+    leaves = np.full(n_leaves, -1, dtype=np.int64)
+    return TreeNodes(
+        left=np.concatenate([inner_left, leaves]),
+        right=np.concatenate([inner_right, leaves]),
+        feature=np.concatenate([column("split_feature", np.int64), leaves]),
+        threshold=np.concatenate([np.where(categorical, 0.0, threshold), np.zeros(n_leaves)]),
+        rule=np.concatenate([np.where(categorical, IN_SET_LEFT, LESS_EQUAL),
+                             np.full(n_leaves, LESS)]),  # fmt: skip
+        missing=np.concatenate([np.where(categorical, NAN_DEFAULT, missing),
+                                np.full(n_leaves, NAN_DEFAULT)]),  # fmt: skip
+        default_left=np.concatenate([~categorical & ((decision & 2) == 2),
+                                     np.ones(n_leaves, dtype=bool)]),  # fmt: skip
+        categories=cats,
+        value=np.concatenate([np.zeros(n_inner), leaf_value]),
+        cover=np.concatenate([column("internal_count"), leaf_count]),
+    )
+
+
+def _lightgbm_text_trees(text: str) -> list[dict[str, str]]:
+    """The ``key=value`` fields of each ``Tree=`` block of LightGBM's model text."""
+    body = text.split("end of trees", 1)[0]
+    trees = []
+    for block in body.split("\nTree=")[1:]:
+        fields = {}
+        for line in block.splitlines()[1:]:
+            key, sep, value = line.partition("=")
+            if sep:
+                fields[key] = value
+        trees.append(fields)
+    return trees
+
+
 def parse_lightgbm(adapter: ModelAdapter) -> ParsedModel:
-    """Numeric (with LightGBM's three missing-value types) and categorical splits."""
+    """Numeric (with LightGBM's three missing-value types) and categorical splits, read from
+    the model text (``model_to_string``) with numpy: the ``dump_model`` JSON that
+    :func:`parse_lightgbm_dump` reads builds a Python dict per node, seconds on deep forests."""
+    booster = adapter.native
+    text = booster.model_to_string(num_iteration=adapter.n_iterations or -1)
+    per_iteration = max(1, booster.num_model_per_iteration())
+    trees = [
+        (_lightgbm_text_tree(fields), 0, i % per_iteration)
+        for i, fields in enumerate(_lightgbm_text_trees(text))
+    ]
+    return _lightgbm_parsed(adapter, trees)
+
+
+def parse_lightgbm_dump(adapter: ModelAdapter) -> ParsedModel:
+    """The same forest as :func:`parse_lightgbm`, from the ``dump_model`` JSON (the reference
+    the text parse is tested against; slower on deep forests)."""
     booster = adapter.native
     dump = booster.dump_model(num_iteration=adapter.n_iterations or -1)
     per_iteration = max(1, booster.num_model_per_iteration())
@@ -167,8 +254,12 @@ def parse_lightgbm(adapter: ModelAdapter) -> ParsedModel:
         (_lightgbm_tree(info["tree_structure"]), 0, int(info["tree_index"]) % per_iteration)
         for info in dump["tree_info"]
     ]
+    return _lightgbm_parsed(adapter, trees)
+
+
+def _lightgbm_parsed(adapter: ModelAdapter, trees: list[tuple[TreeNodes, int, int]]) -> ParsedModel:
     forest = build_forest(trees, len(adapter.feature_names), max(1, len(adapter.outputs)))
-    stored = booster.pandas_categorical
+    stored = adapter.native.pandas_categorical
     categories: dict[str, list[Any] | None] = {}
     for i, name in enumerate(adapter.categorical_features):
         categories[name] = list(stored[i]) if stored and i < len(stored) else None
@@ -204,7 +295,11 @@ def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
         raise UnsupportedForest("CatBoost non-symmetric (Depthwise/Lossguide) trees")
     floats = model["features_info"].get("float_features", [])
     flat = {f["feature_index"]: f["flat_feature_index"] for f in floats}
-    nan_left = {f["feature_index"]: f.get("nan_value_treatment") != "AsMaxValue" for f in floats}
+    # nan_mode="Max" saves "AsTrue": NaN above every border, so it goes right
+    nan_left = {
+        f["feature_index"]: f.get("nan_value_treatment") not in ("AsTrue", "AsMaxValue")
+        for f in floats
+    }
     n_outputs = max(1, len(adapter.outputs))
     dims = int(model.get("model_info", {}).get("approx_dimension", 0) or n_outputs)
     trees = []

@@ -234,7 +234,14 @@ def model_offset(compiled: CompiledModel, matrix: np.ndarray, raw: np.ndarray) -
     Raises :class:`UnsupportedForest` when it is not: the parse does not reproduce the model.
     """
     rows = min(CHECK_ROWS, len(matrix))
-    gaps = np.asarray(raw[:rows], dtype=float) - predict_leaves(compiled, matrix[:rows])
+    return checked_offset(raw[:rows], predict_leaves(compiled, matrix[:rows]))
+
+
+def checked_offset(raw: np.ndarray, leaves: np.ndarray) -> np.ndarray:
+    """The constant ``raw - leaves`` per output (rows x outputs each), or
+    :class:`UnsupportedForest` when it differs between rows beyond rounding."""
+    rows = len(leaves)
+    gaps = np.asarray(raw[:rows], dtype=float) - leaves
     offset = np.median(gaps, axis=0)
     # XGBoost sums in float32: allow relative rounding of the largest magnitude, not just range
     scale = max(1.0, float(np.ptp(raw[:rows])), float(np.abs(raw[:rows]).max())) if rows else 1.0
