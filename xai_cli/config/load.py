@@ -458,6 +458,7 @@ class _Builder:
                 chunk_rows=o.chunk_rows or self.execution.chunk_rows,
                 time_limit=resolve_time_limit(o.time_limit or self.execution.time_limit),
                 level=m.get("level", "raw"),
+                memory_budget=self.execution.memory_budget,
             )
         except XaiError as exc:  # the schema checked the file; this is a bad override
             self.problems.append(Problem(loc, exc.message))

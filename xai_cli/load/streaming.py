@@ -88,8 +88,11 @@ def read_chunks(part: Partition, chunk_rows: int) -> Iterator[pd.DataFrame]:
             frame.columns = [str(c) for c in frame.columns]
             yield frame
         return
-    frame = pd.read_csv(path, skiprows=range(1, part.start + 1), nrows=part.rows)
-    frame.columns = [str(c) for c in frame.columns]
+    # the header, then the partition's rows: skipping by count keeps no set of skipped row
+    # numbers (``skiprows=range(...)`` held one entry per row before the partition)
+    columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    frame = pd.read_csv(path, skiprows=part.start + 1, nrows=part.rows, header=None,
+                        names=columns)  # fmt: skip
     yield frame
 
 
