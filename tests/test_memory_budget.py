@@ -156,3 +156,20 @@ def test_bad_budget_is_one_line_exit_2(
     first = run.stderr.strip().splitlines()[0]
     assert first.startswith("error[") and "memory" in first.lower()
     assert "Traceback" not in run.stderr
+
+
+def test_budget_from_a_config(small: tuple[Path, Path], tmp_path: Path) -> None:
+    from xai_cli.config.load import load_plan
+    from xai_cli.config.schema import ConfigError
+
+    model, data = small
+    text = (
+        f"schema_version: 1\noutput:\n  folder: out\njobs:\n  - model: {model}\n"
+        f"    data: {data}\nexecution:\n  memory_budget: BUDGET\n"
+    )
+    path = tmp_path / "a.yaml"
+    path.write_text(text.replace("BUDGET", "3GiB"), encoding="utf-8")
+    assert load_plan(path).jobs[0].request.memory_budget == "3GiB"
+    path.write_text(text.replace("BUDGET", "lots"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="memory"):
+        load_plan(path)
