@@ -173,3 +173,14 @@ def test_budget_from_a_config(small: tuple[Path, Path], tmp_path: Path) -> None:
     path.write_text(text.replace("BUDGET", "lots"), encoding="utf-8")
     with pytest.raises(ConfigError, match="memory"):
         load_plan(path)
+
+
+def test_budget_from_the_api(small: tuple[Path, Path]) -> None:
+    from xai_cli.api import explain_files
+
+    model, data = small
+    run = explain_files(model, data, target="MedHouseVal", methods="treeshap", max_rows=None,
+                        memory_budget="64KiB")  # fmt: skip
+    assert any("streaming on its own" in n for n in run.report.provenance.notes)
+    with pytest.raises(UsageError, match="memory"):
+        explain_files(model, data, max_rows=None, memory_budget="a lot")
