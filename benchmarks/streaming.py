@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "adult.parquet"
 CHUNK_ROWS = 50_000
 SAMPLE_ROWS = 2_000
+MODES = ("in memory", "streamed", "auto")
 
 
 def build(rows: int, folder: Path) -> Path:
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
     parser.add_argument("--budget", default="256MiB", help="--memory-budget of the auto mode")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="which modes to run (in memory is the slow one at large sizes)")
     parser.add_argument("--model", type=Path, default=ROOT / "sample_models/adult_xgboost.joblib")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/streaming.md")
     parser.add_argument("--one", nargs=3, metavar=("DATA", "MODE", "OUT"), help=argparse.SUPPRESS)
@@ -91,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         "| rows | mode | what ran | rows explained by treeshap | time (s) | peak RSS (MB) |",
         "|---:|---|---|---:|---:|---:|",
     ]
-    modes = ("in memory", "streamed", "auto")
+    modes = [m for m in MODES if m in args.modes]
     peaks: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
