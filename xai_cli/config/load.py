@@ -316,6 +316,8 @@ class JobSpec:
             "chunk_rows": r.chunk_rows,
             "time_limit": r.time_limit,
         }
+        if r.memory_budget is not None:  # it can change what runs; absent: old records stay valid
+            out["memory_budget"] = r.memory_budget
         if r.rows or r.where is not None or r.id_column is not None:  # old records stay valid
             out.update(rows=list(r.rows), where=r.where, id_column=r.id_column)
         return out
