@@ -94,6 +94,8 @@ def test_sizes_and_chunks() -> None:
     small_budget = chunk_rows_for(64 << 20, 50, treeshap, 50, 1)
     assert MIN_CHUNK <= small_budget < chunk_rows_for(512 << 20, 50, treeshap, 50, 1)
     assert chunk_rows_for(1, 50, treeshap, 50, 1) == MIN_CHUNK
+    # never near the file's size: a chunk costs about what its rows cost in memory
+    assert chunk_rows_for(1 << 40, 50, treeshap, 50, 1, rows=80_000) == 10_000
 
 
 def test_rows_counted_before_loading(small: tuple[Path, Path], tmp_path: Path) -> None:

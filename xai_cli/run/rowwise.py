@@ -101,7 +101,7 @@ def explain_partition(
             drop=job.drop,
             by_position=not adapter.feature_names_known,
         )
-        if y is not None:
+        if y is not None and y.isna().any():  # copies only when a row must be left out
             keep = y.notna().to_numpy()
             X, keys, frame = X[keep], keys[keep], frame[keep]
         if len(X) == 0:
