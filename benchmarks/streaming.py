@@ -1,4 +1,5 @@
-"""Peak memory of ``xai explain`` as the data grows: streamed (``--chunk-rows``) against in memory.
+"""Peak memory of ``xai explain --max-rows all`` as the data grows: in memory, streamed as asked
+(``--chunk-rows``), and as xai chooses for itself under a memory budget (``--memory-budget``).
 
 Builds Parquet files of the Adult sample repeated to each size (written row group by row group,
 so building them stays small too), trains nothing new (it uses the sample XGBoost model), and runs
@@ -6,7 +7,12 @@ the real ``xai explain -m treeshap`` over every row once per size and mode, each
 process whose peak resident memory is read from ``getrusage(RUSAGE_CHILDREN)`` by an
 intermediate process. Prints a Markdown table and writes it to ``benchmarks/results/streaming.md``.
 
-    python -m benchmarks.streaming                 # 100k and 1M rows
+Modes: ``in memory`` (``--memory-budget none``: every row loaded and explained at once),
+``streamed`` (``--chunk-rows 50000 --max-rows 2000``, the user asking), ``auto`` (``--max-rows all
+--memory-budget BUDGET``: xai estimates the run's memory and streams on its own over the budget;
+the table says what it chose and the chunk size it derived).
+
+    python -m benchmarks.streaming                 # 100k, 300k and 1M rows
     python -m benchmarks.streaming --rows 2000 20000 --out /tmp/x.md   # a smoke run
 """
 
@@ -29,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "adult.parquet"
 CHUNK_ROWS = 50_000
 SAMPLE_ROWS = 2_000
+MODES = ("in memory", "streamed", "auto")
 
 
 def build(rows: int, folder: Path) -> Path:
@@ -45,51 +52,63 @@ def build(rows: int, folder: Path) -> Path:
     return path
 
 
-def measure(model: Path, data: Path, streamed: bool, out: Path) -> dict[str, float]:
+def measure(model: Path, data: Path, mode: str, out: Path, budget: str) -> dict[str, float]:
     """Run ``xai explain`` in a child process; its wall time and peak RSS (MB)."""
     cmd = [sys.executable, "-m", "xai_cli", "explain", str(model), str(data), "-m", "treeshap",
            "--target", "income", "--format", "json",
            "--out", str(out), "--output-format", "none", "-q"]  # fmt: skip
-    if streamed:  # every row streamed; a bounded sample kept for plots
+    if mode == "streamed":  # every row streamed; a bounded sample kept for plots
         cmd += ["--chunk-rows", str(CHUNK_ROWS), "--max-rows", str(SAMPLE_ROWS)]
+    elif mode == "auto":  # every row, streamed when xai estimates it over the budget
+        cmd += ["--max-rows", "all", "--memory-budget", budget]
     else:  # every row loaded and explained at once
-        cmd += ["--max-rows", "all"]
+        cmd += ["--max-rows", "all", "--memory-budget", "none"]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     treeshap = next(m for m in report["methods"] if m["method"] == "treeshap")
-    return {"seconds": seconds, "peak_rss_mb": peak, "rows_explained": treeshap["params"]["rows"]}
+    params = treeshap["params"]
+    streamed = params.get("streamed")
+    chosen = f"streamed, chunks of {params['chunk_rows']:,}" if streamed else "in memory"
+    return {"seconds": seconds, "peak_rss_mb": peak, "rows_explained": params["rows"],
+            "chosen": chosen}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 300_000, 1_000_000])
+    parser.add_argument("--budget", default="256MiB", help="--memory-budget of the auto mode")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES),
+                        help="which modes to run (in memory is the slow one at large sizes)")
     parser.add_argument("--model", type=Path, default=ROOT / "sample_models/adult_xgboost.joblib")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/streaming.md")
     parser.add_argument("--one", nargs=3, metavar=("DATA", "MODE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:  # the intermediate process: one measurement, its child's peak memory
         data, mode, out = args.one
-        print(json.dumps(measure(args.model, Path(data), mode == "streamed", Path(out))))
+        print(json.dumps(measure(args.model, Path(data), mode, Path(out), args.budget)))
         return 0
     lines = [
-        "| rows | mode | rows explained by treeshap | time (s) | peak RSS (MB) |",
-        "|---:|---|---:|---:|---:|",
+        "| rows | mode | what ran | rows explained by treeshap | time (s) | peak RSS (MB) |",
+        "|---:|---|---|---:|---:|---:|",
     ]
-    peaks: dict[str, list[float]] = {"streamed": [], "in memory": []}
+    modes = [m for m in MODES if m in args.modes]
+    peaks: dict[str, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.rows:
             data = build(rows, Path(tmp))
-            for mode in ("streamed", "in memory"):
+            for mode in modes:
                 report_dir = str(Path(tmp) / f"r{rows}{mode[0]}")
                 one = [sys.executable, "-m", "benchmarks.streaming", "--model", str(args.model),
-                       "--one", str(data), mode.split()[0], report_dir]  # fmt: skip
+                       "--budget", args.budget, "--one", str(data), mode.split()[0],
+                       report_dir]  # fmt: skip
                 r = json.loads(subprocess.run(one, check=True, capture_output=True, text=True,
                                               cwd=ROOT).stdout)  # fmt: skip
                 peaks[mode].append(r["peak_rss_mb"])
-                lines.append(f"| {rows:,} | {mode} | {r['rows_explained']:,} | "
+                shown = f"auto (budget {args.budget})" if mode == "auto" else mode
+                lines.append(f"| {rows:,} | {shown} | {r['chosen']} | {r['rows_explained']:,} | "
                              f"{r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")  # fmt: skip
     ratios = [
         f"{mode}: peak memory at {args.rows[-1]:,} rows is {p[-1] / p[0]:.2f}x that at "

@@ -221,9 +221,14 @@ def explain_files(
     id_column: str | None = None,
     level: str = "raw",
     progress: Callable[[str], None] | None = None,
+    memory_budget: str | int | None = None,
 ) -> Explanation:
     """:func:`explain` from files: a model file (loaded safely unless ``trust_model``) and a CSV or
-    Parquet file with ``target`` as the label column."""
+    Parquet file with ``target`` as the label column.
+
+    ``memory_budget`` (``"4GiB"``, bytes, or ``"none"``): with ``max_rows=None``, a run estimated
+    over it streams row-wise methods on its own (:mod:`xai_cli.run.memory`); None:
+    ``XAI_MEMORY_BUDGET``, else a quarter of physical memory, at most 2 GiB."""
     request = ExplainRequest(
         model_path=str(model_path),
         data_path=str(data_path),
@@ -240,6 +245,7 @@ def explain_files(
         where=where,
         id_column=id_column,
         level=level,
+        memory_budget=memory_budget,
     )
     return explain_request(request, progress)
 

@@ -80,6 +80,10 @@ class ExplainRequest:
     level: str = "raw"
     """A pipeline's features in the results: ``raw`` input columns (encoded features' values
     summed per column) or ``encoded`` features (what the final estimator sees)."""
+    memory_budget: str | int | None = None
+    """Bytes (or ``"4GiB"``) a run may hold for its rows and per-row results before it streams
+    on its own (:mod:`xai_cli.run.memory`); ``"none"``: never; None: XAI_MEMORY_BUDGET, else a
+    quarter of physical memory, at most 2 GiB."""
 
     def __post_init__(self) -> None:
         from xai_cli.methods import check_methods, validate_params
@@ -91,6 +95,10 @@ class ExplainRequest:
         _at_least(1, top_k=self.top_k, max_rows=self.max_rows, chunk_rows=self.chunk_rows,
                   n_jobs=self.n_jobs)  # fmt: skip
         _check_selection(self)
+        if self.memory_budget is not None:
+            from xai_cli.run.memory import parse_budget
+
+            parse_budget(self.memory_budget)
         if self.level not in LEVELS:
             raise UsageError(
                 f"unknown level '{self.level}'", hint=f"use one of: {', '.join(LEVELS)}"

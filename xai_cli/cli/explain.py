@@ -95,6 +95,13 @@ def explain_command(
         "--chunk-rows",
         help="Stream row-wise methods (TreeSHAP) over every row, this many rows at a time.",
     ),
+    memory_budget: str | None = typer.Option(
+        None,
+        "--memory-budget",
+        help="Memory a run may hold for its rows and per-row results (e.g. 4GiB, or none): "
+        "--max-rows all over it streams row-wise methods on its own. Default: "
+        "XAI_MEMORY_BUDGET, else a quarter of physical memory, at most 2GiB.",
+    ),
     output_format: str = typer.Option(
         "table", "--output-format", help="What stdout shows: table, json (the report) or none."
     ),
@@ -184,6 +191,7 @@ def explain_command(
             params=parse_options(param),
             time_limit=resolve_time_limit(time_limit),
             level=level,
+            memory_budget=memory_budget,
         )
         if estimate_only:
             with run_progress(err, quiet=quiet) as step:

@@ -316,6 +316,8 @@ class JobSpec:
             "chunk_rows": r.chunk_rows,
             "time_limit": r.time_limit,
         }
+        if r.memory_budget is not None:  # it can change what runs; absent: old records stay valid
+            out["memory_budget"] = r.memory_budget
         if r.rows or r.where is not None or r.id_column is not None:  # old records stay valid
             out.update(rows=list(r.rows), where=r.where, id_column=r.id_column)
         return out
@@ -458,6 +460,7 @@ class _Builder:
                 chunk_rows=o.chunk_rows or self.execution.chunk_rows,
                 time_limit=resolve_time_limit(o.time_limit or self.execution.time_limit),
                 level=m.get("level", "raw"),
+                memory_budget=self.execution.memory_budget,
             )
         except XaiError as exc:  # the schema checked the file; this is a bad override
             self.problems.append(Problem(loc, exc.message))

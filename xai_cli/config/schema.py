@@ -308,6 +308,12 @@ class Execution(Strict):
     chunk_rows: PositiveInt | None = Field(
         None, description="Stream row-wise methods over every row, this many rows at a time."
     )
+    memory_budget: PositiveInt | str | None = Field(
+        None,
+        description="Memory a job may hold for its rows and per-row results (e.g. 4GiB, or "
+        "none); max_rows all over it streams row-wise methods on its own. Default: "
+        "XAI_MEMORY_BUDGET, else a quarter of physical memory, at most 2GiB.",
+    )
     time_limit: PositiveFloat | Annotated[str, Field(pattern=TIME_LIMIT_PATTERN)] = Field(
         "10m",
         description="Longest estimated time per method: seconds, or 90s, 10m, 2h, or 'none'. "

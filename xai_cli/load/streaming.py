@@ -28,6 +28,8 @@ import pyarrow.parquet as pq
 from xai_cli.errors import DataError, describe
 
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
+PARQUET_BUFFER = 1 << 20
+"""Bytes of the buffered stream a Parquet column chunk is read through while streaming."""
 
 
 def row_keys(seed: int, start: int, n: int) -> np.ndarray:
@@ -82,14 +84,23 @@ def read_chunks(part: Partition, chunk_rows: int) -> Iterator[pd.DataFrame]:
     """The rows of one partition, at most ``chunk_rows`` at a time."""
     path = Path(part.path)
     if path.suffix.lower() == ".parquet":
-        parquet = pq.ParquetFile(path)
-        for batch in parquet.iter_batches(batch_size=chunk_rows, row_groups=[part.index]):
+        # pages read through a small buffer, not the row group's column chunks pre-buffered whole,
+        # and decoded on this thread: measured on a 100k-row, 51-column row group, reading it in
+        # chunks peaked 224 MB above the start with pyarrow's defaults, 129 MB with these
+        parquet = pq.ParquetFile(path, buffer_size=PARQUET_BUFFER, pre_buffer=False)
+        batches = parquet.iter_batches(
+            batch_size=chunk_rows, row_groups=[part.index], use_threads=False
+        )
+        for batch in batches:
             frame = batch.to_pandas()
             frame.columns = [str(c) for c in frame.columns]
             yield frame
         return
-    frame = pd.read_csv(path, skiprows=range(1, part.start + 1), nrows=part.rows)
-    frame.columns = [str(c) for c in frame.columns]
+    # the header, then the partition's rows: skipping by count keeps no set of skipped row
+    # numbers (``skiprows=range(...)`` held one entry per row before the partition)
+    columns = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+    frame = pd.read_csv(path, skiprows=part.start + 1, nrows=part.rows, header=None,
+                        names=columns)  # fmt: skip
     yield frame
 
 
@@ -158,27 +169,35 @@ def chunk_partial(
     library: str = "",
     notes: tuple[str, ...] = (),
 ) -> Partial:
-    """The partial of one explained chunk: sums, additivity errors and its sample candidates."""
+    """The partial of one explained chunk: sums, additivity errors and its sample candidates.
+
+    Memory: only the chunk's sample candidates (at most ``keep`` rows) are copied out of ``values``
+    and ``frame``; the absolute values are taken in place where ``values`` is writable (the
+    caller's chunk values are not used after this), so a chunk costs its values once, not three
+    times, and the frame is never copied whole.
+    """
     errors = np.abs(values.sum(axis=1) + base - raw.reshape(base.shape)).max(axis=1)
-    abs_values = np.abs(values)
-    return _keep_smallest(
-        Partial(
-            rows=len(values),
-            sum_abs=abs_values.sum(axis=0),
-            sum_abs_pooled=abs_values.sum(axis=2).sum(axis=0),
-            max_error=float(errors.max()) if len(errors) else 0.0,
-            keys=keys,
-            values=values,
-            base=base,
-            errors=errors,
-            frame=frame.reset_index(drop=True),
-            unit=unit,
-            raw_min=float(raw.min()) if raw.size else np.inf,
-            raw_max=float(raw.max()) if raw.size else -np.inf,
-            library=library,
-            notes=notes,
-        ),
-        keep,
+    n = len(values)
+    picked = np.sort(np.argsort(keys, kind="stable")[:keep]) if n > keep else np.arange(n)
+    sample_values = values[picked]  # a copy (fancy indexing), taken before the in-place abs
+    abs_values = np.abs(values, out=values) if values.flags.writeable else np.abs(values)
+    sum_abs = abs_values.sum(axis=0)
+    pooled = sum_abs[:, 0].copy() if values.shape[2] == 1 else abs_values.sum(axis=2).sum(axis=0)
+    return Partial(
+        rows=n,
+        sum_abs=sum_abs,
+        sum_abs_pooled=pooled,
+        max_error=float(errors.max()) if len(errors) else 0.0,
+        keys=keys[picked],
+        values=sample_values,
+        base=base[picked],
+        errors=errors[picked],
+        frame=frame.iloc[picked].reset_index(drop=True),
+        unit=unit,
+        raw_min=float(raw.min()) if raw.size else np.inf,
+        raw_max=float(raw.max()) if raw.size else -np.inf,
+        library=library,
+        notes=notes,
     )
 
 

@@ -48,6 +48,7 @@ from xai_cli.results import (
 )
 from xai_cli.run.distributed import DaskSession
 from xai_cli.run.estimate import Estimate, apply_time_limit, estimate
+from xai_cli.run.memory import Decision, decide
 from xai_cli.run.routes import EncodedRows, encoded_rows, regrouped, route
 from xai_cli.run.rowwise import RowwiseJob, streamed
 from xai_cli.run.runner import in_memory, run_method
@@ -188,6 +189,13 @@ class Prepared:
     """A pipeline's rows encoded once, for the methods that run on the encoded matrix."""
     on_encoded: frozenset[str] = frozenset()
     """The methods that run on the encoded matrix through the final estimator."""
+    effective: ExplainRequest | None = None
+    """The request as the memory check changed it when the run streams on its own
+    (:mod:`xai_cli.run.memory`); None: the request as given."""
+
+    def request_for(self, request: ExplainRequest) -> ExplainRequest:
+        """The request the run executes: the streamed one when memory chose streaming."""
+        return self.effective or request
 
     def encoded_route(self, explainer: Explainer) -> EncodedRows | None:
         """The encoded rows when ``explainer`` runs on a pipeline's encoded matrix, else None."""
@@ -235,12 +243,31 @@ def prepare(request: ExplainRequest, progress: Progress = _quiet) -> Prepared:
     )
     adapter = adapt(loaded.obj)
     exclude = (request.target or "", *request.drop)
-    adapter = align_names(adapter, data_columns(request.data_path), exclude)
+    columns = data_columns(request.data_path)
+    adapter = align_names(adapter, columns, exclude)
+    decision = _memory_decision(request, adapter, len(columns))
+    request = decision.request
+    if decision.streams:
+        progress("streaming: every row in memory is estimated over the memory budget")
     progress(f"loading data {request.data_path}")
     X, y, data_path, data_sha, rows_total, notes, chosen = load_selected(request, adapter)
-    return prepare_loaded(
+    if decision.note:
+        notes = [*notes, decision.note]
+    prep = prepare_loaded(
         request, loaded, adapter, X, y, data_path, data_sha, rows_total, notes, chosen
     )
+    return dataclasses.replace(prep, effective=request) if decision.streams else prep
+
+
+def _memory_decision(request: ExplainRequest, adapter: ModelAdapter, columns: int) -> Decision:
+    """Whether the run streams because explaining every row in memory would exceed the budget
+    (:func:`xai_cli.run.memory.decide`), for the methods the run would choose."""
+    try:
+        chosen, _ = choose(adapter, request.methods, request.target is not None, request.level)
+    except MethodError:  # the same check fails with its own message once the rows are loaded
+        return Decision(request, False, None)
+    return decide(request, [e for e, _ in chosen], len(adapter.feature_names),
+                  len(adapter.outputs), columns)  # fmt: skip
 
 
 def prepare_loaded(
@@ -291,6 +318,7 @@ def estimates(
     A streamed method is estimated for every row of the file, on this machine. What the pilots
     parse and compile stays in ``prepared.cache`` for the run.
     """
+    request = prepared.request_for(request)
     out = []
     for explainer, _ in prepared.chosen:
         progress(f"estimating {explainer.name}")
@@ -366,6 +394,7 @@ def run_prepared(
     """
     started = started or datetime.now(UTC)
     t0 = time.perf_counter() if t0 is None else t0
+    request = prep.request_for(request)
     adapter, X = prep.adapter, prep.X
     guessed: dict[str, float | None] = {}
     chosen, over_time = prep.chosen, ()

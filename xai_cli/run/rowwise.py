@@ -101,7 +101,7 @@ def explain_partition(
             drop=job.drop,
             by_position=not adapter.feature_names_known,
         )
-        if y is not None:
+        if y is not None and y.isna().any():  # copies only when a row must be left out
             keep = y.notna().to_numpy()
             X, keys, frame = X[keep], keys[keep], frame[keep]
         if len(X) == 0:
@@ -141,14 +141,20 @@ def run_rowwise(
     """
     parts = partitions(data_path, job.chunk_rows)
     if engine == "local":
-        results = []
+        # each partition's partial is folded in as it comes (the same left fold, in the same
+        # order, as reduce_partials), so memory holds one sample, not one per partition
+        reduced: Partial | None = None
         total, done = sum(p.rows for p in parts), 0
         for i, part in enumerate(parts):
             progress(f"{job.method}: partition {i + 1}/{len(parts)}")
             with units.suppressed():  # the file's rows are the units here, not a chunk's
-                results.append(explain_partition(part, job, adapter, cache))
+                one = explain_partition(part, job, adapter, cache)
+            reduced = one if reduced is None else reduced.merge(one, job.sample_rows)
             done += part.rows
             units.advance(done, total, "rows")
+        if reduced is None:
+            raise ValueError(f"{data_path} has no partitions to explain")
+        return reduced
     elif engine == "dask":
         from xai_cli.run.distributed import map_partitions
 
