@@ -44,15 +44,18 @@ def test_streaming_memory_benchmark_writes_its_table(sample_models: Path, tmp_pa
 
     out = tmp_path / "streaming.md"
     model = str(sample_models / "adult_xgboost.joblib")
-    assert main(["--rows", "4000", "12000", "--model", model, "--out", str(out)]) == 0
-    lines = [line for line in out.read_text(encoding="utf-8").splitlines() if line[:3] == "| 4"
-             or line[:3] == "| 1"]  # fmt: skip
-    assert len(lines) == 4
-    for line in lines:  # every row explained in both modes, with a time and a memory figure
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[0] == cells[2]
-        assert float(cells[3]) > 0 and float(cells[4]) > 0
-    assert "streamed: peak memory at 12,000 rows is" in out.read_text(encoding="utf-8")
+    assert main(["--rows", "3000", "9000", "--budget", "1MiB", "--model", model,
+                 "--out", str(out)]) == 0  # fmt: skip
+    lines = [line for line in out.read_text(encoding="utf-8").splitlines() if line[:3] == "| 3"
+             or line[:3] == "| 9"]  # fmt: skip
+    assert len(lines) == 6  # in memory, streamed as asked, auto (a 1 MiB budget: streams)
+    for line in lines:  # every row explained in every mode, with a time and a memory figure
+        cells = [c.strip() for c in line.strip("|").split("|")]  # rows, mode, chosen, explained,
+        assert cells[0] == cells[3]  # seconds, MB
+        assert float(cells[4]) > 0 and float(cells[5]) > 0
+        if cells[1].startswith("auto"):
+            assert cells[2].startswith("streamed"), line  # over the budget: streams on its own
+    assert "streamed: peak memory at 9,000 rows is" in out.read_text(encoding="utf-8")
 
 
 def test_estimate_benchmark_writes_its_table(
