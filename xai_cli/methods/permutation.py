@@ -41,6 +41,12 @@ class PermutationParams(MethodParams):
         description="Seeded shuffles per column; the spread is their standard deviation "
         "(cost grows with features x repeats).",
     )
+    tree_walk: bool = Field(
+        True,
+        description="Tree ensembles: predict the shuffled copies by re-walking only the trees "
+        "that split on the shuffled column, from each row's cached leaves, checked bit for bit "
+        "against the library first (false: the library predicts every copy).",
+    )
     bootstrap: bool = Field(
         True,
         description="Recompute the importances on bootstrap resamples of the rows for rank "
@@ -155,6 +161,22 @@ def _repeat_groups(orders: list[np.ndarray], cells: int) -> list[list[np.ndarray
     return [orders[i : i + size] for i in range(0, len(orders), size)]
 
 
+def _tree_walk(
+    wanted: bool, adapter: ModelAdapter, X: pd.DataFrame, typed: pd.DataFrame,
+    predictions: np.ndarray, orders: list[np.ndarray],
+) -> tuple[Any, str]:  # fmt: skip
+    """xai's checked tree walk (:mod:`xai_cli.methods.permutation_trees`) when the model allows
+    it, and how the copies are predicted (with the reason when it falls back)."""
+    if not wanted:
+        return None, "library"
+    from xai_cli.methods.permutation_trees import NotReproduced, prepare
+
+    try:
+        return prepare(adapter, X, typed, predictions, orders), "xai tree walk (checked)"
+    except NotReproduced as exc:
+        return None, f"library ({exc})"
+
+
 def _in_process(fn: Callable[..., Any], items: list[Any], **shared: Any) -> list[Any]:
     return [fn(item, **shared) for item in items]
 
@@ -246,8 +268,12 @@ class Permutation:
         batched = ctx.task_map is None and adapter.family in BATCH_FAMILIES
         typed = adapter.typed_frame(X) if batched else X  # typed once, not once per copy
         groups = _repeat_groups(orders, X.size)
+        walk, how = _tree_walk(params_.tree_walk and batched, adapter, X, typed, predictions,
+                               orders)  # fmt: skip
         for column in range(X.shape[1]):  # a column at a time: memory stays bounded
-            if batched:
+            if walk is not None:
+                batch = walk.column_scores(column)
+            elif batched:
                 batch = [p for g in groups for p in predict_repeats((column, g), adapter, typed)]
             else:
                 batch = run(predict_shuffled, [(column, o) for o in orders], adapter=adapter, X=X)
@@ -257,8 +283,7 @@ class Permutation:
         importances = (baseline - np.array(scores)).reshape(X.shape[1], repeats)
         params: dict[str, Any] = {"n_repeats": repeats, "metric": metric_name(adapter),
                                   "seed": ctx.seed, "rows": len(ctx.y)}  # fmt: skip
-        if ctx.task_map is not None:
-            params["predictions"] = "dask"
+        params["predictions"] = "dask" if ctx.task_map is not None else how
         return ImportanceTable(
             method=self.name,
             unit=f"score_drop:{metric_name(adapter)}",

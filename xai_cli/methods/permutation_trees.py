@@ -1,0 +1,420 @@
+"""Permutation importance on tree ensembles without re-predicting every tree of every copy.
+
+Shuffling column ``j`` changes a row's output only in the trees where the row's own path tests
+``j``: a path that never tests ``j`` makes the same decisions whatever ``j`` holds, so it ends in
+the same leaf. So each row's leaf in every tree is found once (``rows x trees``), and each shuffled
+copy re-walks only the (row, tree) pairs whose leaf's root path tests ``j`` (about ``depth /
+features`` of them), re-using the cached leaf everywhere else.
+
+**Why the numbers are the library's own, bit for bit.** A row is routed by the same split rules
+xai's TreeSHAP kernels use (:func:`xai_cli.methods.tables.kernels._goes_left`: float32 compares
+for XGBoost, CatBoost and scikit-learn, LightGBM's float64 with its zero threshold) on the matrix
+the library's parser encodes, and the leaf values are added *as the library adds them*: in tree
+order, per output, in the library's precision (XGBoost: float32 from its base margin; LightGBM,
+CatBoost, scikit-learn: float64), then the library's own finishing step (a forest's division by
+its tree count, CatBoost's scale and bias, scikit-learn's loss link) and the same sigmoid or
+softmax the adapter applies. Floating-point addition is not associative, so the order matters;
+the order each library uses was checked against its own predictions. The reassembled margin is
+therefore the same float as the library's, and the scores (and importances) are equal.
+
+**And it is checked on every run**: the baseline scores of all rows, and a block of shuffled rows
+for every column, are compared bit for bit with the library's own predictions before any copy is
+trusted; any difference (a model or version that sums in another order, an objective with another
+link, a parser gap) sends the run back to the library's predictions, with the reason in the
+method's ``params["predictions"]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from numba import njit, prange
+
+from xai_cli.methods.tables.kernels import _goes_left
+from xai_cli.model.adapter import ModelAdapter
+from xai_cli.model.forest import Forest, UnsupportedForest, build_forest
+
+LEAF_CELLS = 32_000_000
+"""Most (row, tree) leaf indices cached at once (128 MB of int32); beyond, rows go in chunks and
+each column re-walks a chunk's trees (a prediction per column instead of one per copy)."""
+CHECK_ROWS = 64
+"""Rows per column of the shuffled block checked against the library before the run."""
+
+XGB_IDENTITY = frozenset(
+    {"reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror", "reg:quantileerror"}
+)
+"""XGBoost objectives whose prediction is the margin (base score in the output space)."""
+LGB_IDENTITY = frozenset(
+    {"regression", "regression_l2", "l2", "mse", "mean_squared_error", "rmse", "regression_l1",
+     "l1", "mae", "huber", "fair", "quantile", "mape"}
+)  # fmt: skip
+"""LightGBM objectives whose ``predict`` is the raw score."""
+CATBOOST_IDENTITY = frozenset({"RMSE", "MAE", "Quantile", "MAPE", "Huber", "Expectile", "Lq"})
+"""CatBoost losses whose ``predict`` is ``RawFormulaVal``."""
+
+
+class NotReproduced(Exception):
+    """The model's predictions cannot be reassembled here; the message says why."""
+
+
+@dataclass(frozen=True)
+class TreeSums:
+    """A forest with everything needed to add its leaves as the library does.
+
+    ``value`` holds the leaf values in the accumulation dtype; ``start`` the per-output starting
+    value (the base margin) in that dtype; ``finish`` turns the summed margins (rows x outputs,
+    float64) into the scores :meth:`ModelAdapter.predict_scores` returns."""
+
+    forest: Forest
+    encode: Callable[[pd.DataFrame], np.ndarray]
+    value: np.ndarray
+    start: np.ndarray
+    finish: Callable[[np.ndarray], np.ndarray]
+
+
+# ----- the kernels ------------------------------------------------------------------------------
+@njit(parallel=True, cache=True)
+def leaf_matrix(
+    tree_offsets: np.ndarray, left: np.ndarray, right: np.ndarray, feature: np.ndarray,
+    threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray, default_left: np.ndarray,
+    cat_offsets: np.ndarray, cat_values: np.ndarray, X: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """The leaf (global node index) each row of ``X`` reaches in each tree: rows x trees."""
+    n_trees = len(tree_offsets) - 1
+    out = np.empty((X.shape[0], n_trees), dtype=np.int32)
+    for i in prange(X.shape[0]):
+        for t in range(n_trees):
+            o = tree_offsets[t]
+            node = o
+            while left[node] >= 0:
+                x = X[i, feature[node]]
+                if _goes_left(x, node, threshold, rule, missing, default_left, cat_offsets,
+                              cat_values):  # fmt: skip
+                    node = o + left[node]
+                else:
+                    node = o + right[node]
+            out[i, t] = node
+    return out
+
+
+@njit(cache=True)
+def path_tests(tree_offsets: np.ndarray, left: np.ndarray, right: np.ndarray,
+               feature: np.ndarray, column: int) -> np.ndarray:  # fmt: skip
+    """Per node: whether its root path (above it) tests ``column``. Children come after their
+    parent in storage order, so one pass fills it."""
+    out = np.zeros(len(left), dtype=np.bool_)
+    for t in range(len(tree_offsets) - 1):
+        o = tree_offsets[t]
+        for node in range(o, tree_offsets[t + 1]):
+            if left[node] >= 0:
+                below = out[node] or feature[node] == column
+                out[o + left[node]] = below
+                out[o + right[node]] = below
+    return out
+
+
+@njit(parallel=True, cache=True)
+def summed(leaves: np.ndarray, value: np.ndarray, tree_output: np.ndarray, start: np.ndarray,
+           out: np.ndarray) -> None:  # fmt: skip
+    """``out[i, k]``: ``start[k]`` plus row ``i``'s leaf values of output ``k``'s trees, added in
+    tree order in the dtype of ``value`` (the library's)."""
+    for i in prange(leaves.shape[0]):
+        for k in range(out.shape[1]):
+            out[i, k] = start[k]
+        for t in range(leaves.shape[1]):
+            out[i, tree_output[t]] += value[leaves[i, t]]
+
+
+@njit(parallel=True, cache=True)
+def shuffled_sums(
+    tree_offsets: np.ndarray, tree_output: np.ndarray, left: np.ndarray, right: np.ndarray,
+    feature: np.ndarray, threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray,
+    default_left: np.ndarray, cat_offsets: np.ndarray, cat_values: np.ndarray,
+    value: np.ndarray, X: np.ndarray, leaves: np.ndarray, lo: int, column: int,
+    orders: np.ndarray, tests: np.ndarray, start: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """``out[r, i]``: the summed margins of row ``lo + i`` with ``column`` taken from row
+    ``orders[r, lo + i]``. Only the trees whose cached leaf ``leaves[i, t]`` lies below a split
+    on ``column`` (``tests``) are walked again; the others keep their leaf. Same order and dtype
+    as :func:`summed`."""
+    repeats, rows = out.shape[0], out.shape[1]
+    n_trees = leaves.shape[1]
+    for cell in prange(repeats * rows):
+        r = cell // rows
+        i = cell - r * rows
+        row = lo + i
+        v = X[orders[r, row], column]
+        for k in range(out.shape[2]):
+            out[r, i, k] = start[k]
+        for t in range(n_trees):
+            node = leaves[i, t]
+            if tests[node]:
+                o = tree_offsets[t]
+                node = o
+                while left[node] >= 0:
+                    f = feature[node]
+                    x = v if f == column else X[row, f]
+                    if _goes_left(x, node, threshold, rule, missing, default_left, cat_offsets,
+                                  cat_values):  # fmt: skip
+                        node = o + left[node]
+                    else:
+                        node = o + right[node]
+            out[r, i, tree_output[t]] += value[node]
+
+
+def _routing(forest: Forest) -> tuple[np.ndarray, ...]:
+    return (forest.tree_offsets, forest.left, forest.right, forest.feature, forest.threshold,
+            forest.rule, forest.missing, forest.default_left, forest.cat_offsets,
+            forest.cat_values)  # fmt: skip
+
+
+# ----- the library's accumulation, per family ---------------------------------------------------
+def _sigmoid_scores(raw: np.ndarray) -> np.ndarray:
+    """The adapter's binary scores from the margin (ModelAdapter.predict_scores)."""
+    p = 1.0 / (1.0 + np.exp(-raw[:, 0]))
+    return np.column_stack([1.0 - p, p])
+
+
+def _softmax_scores(raw: np.ndarray) -> np.ndarray:
+    """The adapter's multiclass scores from the margins (ModelAdapter.predict_scores)."""
+    z = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _booster_finish(adapter: ModelAdapter, identity: frozenset[str]) -> Callable[..., Any]:
+    if adapter.task == "binary":
+        return _sigmoid_scores
+    if adapter.task == "multiclass":
+        return _softmax_scores
+    if adapter.objective not in identity:
+        raise NotReproduced(f"objective '{adapter.objective}' predicts through a link")
+    return lambda raw: raw[:, 0]
+
+
+def _xgboost(adapter: ModelAdapter) -> TreeSums:
+    """XGBoost adds float32 leaf values to a float32 base margin in tree order (its CPU
+    predictor); a binary:logistic base score is turned into a margin as ``-log(1/p - 1)`` in
+    float32 (``ProbToMargin``), a multiclass one is stored as margins."""
+    from xai_cli.model.parsers import parse_xgboost
+
+    finish = _booster_finish(adapter, XGB_IDENTITY)
+    parsed = parse_xgboost(adapter)
+    config = json.loads(adapter.native.save_config())["learner"]
+    text = str(config["learner_model_param"]["base_score"])
+    base = np.atleast_1d(np.asarray(json.loads(text) if text.startswith("[") else float(text),
+                                    dtype=np.float32))  # fmt: skip
+    if adapter.objective == "binary:logistic":
+        base = -np.log(np.float32(1.0) / base - np.float32(1.0))
+    elif adapter.task == "binary":
+        raise NotReproduced(f"objective '{adapter.objective}' has another base margin")
+    start = np.broadcast_to(base, (parsed.forest.n_outputs,)).astype(np.float32)
+    return TreeSums(parsed.forest, parsed.encode, parsed.forest.value.astype(np.float32),
+                    start, lambda raw: finish(raw.astype(np.float64)))  # fmt: skip
+
+
+def _lightgbm(adapter: ModelAdapter) -> TreeSums:
+    """LightGBM adds its float64 leaf values from 0 in tree order (``GBDT::PredictRaw``; the
+    average of boost_from_average is inside the first tree's leaves)."""
+    from xai_cli.model.parsers import parse_lightgbm
+
+    if "average_output" in adapter.native.model_to_string(num_iteration=1):
+        raise NotReproduced("LightGBM random-forest mode averages its trees")
+    finish = _booster_finish(adapter, LGB_IDENTITY)
+    parsed = parse_lightgbm(adapter)
+    start = np.zeros(parsed.forest.n_outputs)
+    return TreeSums(parsed.forest, parsed.encode, parsed.forest.value, start, finish)
+
+
+def _catboost(adapter: ModelAdapter) -> TreeSums:
+    """CatBoost adds its float64 leaf values in tree order, then applies ``scale`` and ``bias``
+    (``RawFormulaVal``); classifiers' probabilities are checked, not assumed."""
+    from xai_cli.model.parsers import parse_catboost
+
+    finish = _booster_finish(adapter, CATBOOST_IDENTITY)
+    parsed = parse_catboost(adapter)
+    scale, bias = adapter.native.get_scale_and_bias()
+    bias_ = np.broadcast_to(np.asarray(bias, dtype=np.float64), (parsed.forest.n_outputs,))
+
+    def done(raw: np.ndarray) -> np.ndarray:
+        return finish(raw * scale + bias_ if scale != 1.0 else raw + bias_)
+
+    start = np.zeros(parsed.forest.n_outputs)
+    return TreeSums(parsed.forest, parsed.encode, parsed.forest.value, start, done)
+
+
+def _sklearn_averaged(adapter: ModelAdapter) -> TreeSums:
+    """Forests and single trees: scikit-learn adds each tree's prediction (a classifier's
+    normalised class fractions, every class) into zeros in tree order, then divides by the tree
+    count (``ForestClassifier.predict_proba``, ``ForestRegressor.predict``)."""
+    from xai_cli.model.parsers import _matrix, _sklearn_tree
+
+    model = adapter.native
+    estimators = list(model.estimators_) if hasattr(model, "estimators_") else [model]
+    classes = len(model.classes_) if adapter.is_classifier else 1
+    trees = []
+    for est in estimators:
+        raw = np.asarray(est.tree_.value, dtype=np.float64)[:, 0, :]
+        if adapter.is_classifier:
+            norm = raw[:, :classes].sum(axis=1, keepdims=True)
+            raw = raw[:, :classes] / np.where(norm == 0.0, 1.0, norm)
+        for k in range(classes):
+            trees.append((_sklearn_tree(est.tree_, raw[:, k]), 0, k))
+    forest = build_forest(trees, len(adapter.feature_names), classes)
+    count = float(len(estimators)) if hasattr(model, "estimators_") else 1.0
+
+    def finish(raw: np.ndarray) -> np.ndarray:
+        out = raw / count if count != 1.0 else raw
+        return out if adapter.is_classifier else out[:, 0]
+
+    return TreeSums(forest, lambda X: _matrix(adapter, X, {}, f32=True), forest.value,
+                    np.zeros(classes), finish)  # fmt: skip
+
+
+def _sklearn_boosted(adapter: ModelAdapter, X: pd.DataFrame) -> TreeSums:
+    """Gradient boosting: the init estimator's raw prediction (a constant, read on one row)
+    plus ``learning_rate x leaf`` per stage in order (``predict_stages``); HistGradientBoosting:
+    ``_baseline_prediction`` plus each predictor's leaf in order. Then the model's own loss
+    turns the raw score into probabilities or predictions."""
+    from xai_cli.model.parsers import parse_sklearn
+
+    model = adapter.native
+    parsed = parse_sklearn(adapter)
+    if adapter.model_class.startswith("Hist"):
+        start = np.asarray(model._baseline_prediction, dtype=np.float64).reshape(-1)
+    else:
+        first = np.asarray(adapter.prepare(X.iloc[:1]), dtype=np.float32)
+        start = np.asarray(model._raw_predict_init(first), dtype=np.float64).reshape(-1)
+    loss = model._loss
+    if adapter.is_classifier:
+        def finish(raw: np.ndarray) -> np.ndarray:
+            return np.asarray(loss.predict_proba(raw))
+    else:
+        def finish(raw: np.ndarray) -> np.ndarray:
+            out = raw.ravel()
+            return np.asarray(loss.link.inverse(out)) if adapter.model_class.startswith(
+                "Hist") else out
+    return TreeSums(parsed.forest, parsed.encode, parsed.forest.value, start, finish)
+
+
+def tree_sums(adapter: ModelAdapter, X: pd.DataFrame) -> TreeSums:
+    """The model as :class:`TreeSums`, or :class:`NotReproduced` with the reason."""
+    try:
+        if adapter.family == "xgboost":
+            return _xgboost(adapter)
+        if adapter.family == "lightgbm":
+            return _lightgbm(adapter)
+        if adapter.family == "catboost":
+            return _catboost(adapter)
+        if adapter.family == "sklearn_tree" and adapter.model_class != "IsolationForest":
+            if "GradientBoosting" in adapter.model_class:
+                return _sklearn_boosted(adapter, X)
+            return _sklearn_averaged(adapter)
+    except UnsupportedForest as exc:
+        raise NotReproduced(str(exc)) from exc
+    raise NotReproduced(f"{adapter.model_class} is not reassembled from its trees")
+
+
+# ----- the permutation driver ------------------------------------------------------------------
+class ShuffledScores:
+    """The scores of every shuffled copy of a column, from cached leaves.
+
+    Built by :func:`prepare`, which checks it against the library first."""
+
+    def __init__(self, sums: TreeSums, X: pd.DataFrame, orders: list[np.ndarray]) -> None:
+        self.sums = sums
+        self.matrix = np.ascontiguousarray(sums.encode(X), dtype=np.float64)
+        self.orders = np.stack(orders).astype(np.int64)
+        forest = sums.forest
+        self.chunk = max(1, LEAF_CELLS // max(forest.n_trees, 1))
+        self._leaves: dict[int, np.ndarray] = {}
+        self.cached = len(X) <= self.chunk
+
+    def leaves(self, lo: int) -> np.ndarray:
+        """The cached leaves of the chunk of rows starting at ``lo`` (kept when all rows fit)."""
+        if lo in self._leaves:
+            return self._leaves[lo]
+        block = self.matrix[lo : lo + self.chunk]
+        out = leaf_matrix(*_routing(self.sums.forest), block)
+        if self.cached:
+            self._leaves[lo] = out
+        return out
+
+    def baseline(self) -> np.ndarray:
+        """The unshuffled rows' scores."""
+        n, forest = len(self.matrix), self.sums.forest
+        raw = np.empty((n, forest.n_outputs), dtype=self.sums.value.dtype)
+        for lo in range(0, n, self.chunk):
+            summed(self.leaves(lo), self.sums.value, forest.tree_output, self.sums.start,
+                   raw[lo : lo + self.chunk])  # fmt: skip
+        return self.sums.finish(raw.astype(np.float64))
+
+    def margins(self, column: int, repeats: slice, rows: int | None = None) -> np.ndarray:
+        """Summed margins (repeats x rows x outputs) of the first ``rows`` rows (all: None)."""
+        forest, sums = self.sums.forest, self.sums
+        n = len(self.matrix) if rows is None else min(rows, len(self.matrix))
+        orders = self.orders[repeats]
+        tests = path_tests(forest.tree_offsets, forest.left, forest.right, forest.feature, column)
+        out = np.empty((len(orders), n, forest.n_outputs), dtype=sums.value.dtype)
+        for lo in range(0, n, self.chunk):
+            hi = min(n, lo + self.chunk)
+            leaves = self.leaves(lo)[: hi - lo]
+            shuffled_sums(forest.tree_offsets, forest.tree_output, forest.left, forest.right,
+                          forest.feature, forest.threshold, forest.rule, forest.missing,
+                          forest.default_left, forest.cat_offsets, forest.cat_values,
+                          sums.value, self.matrix, leaves, lo, column, orders, tests,
+                          sums.start, out[:, lo:hi])  # fmt: skip
+        return out
+
+    def column_scores(self, column: int) -> list[np.ndarray]:
+        """The scores of each shuffled copy of ``column``, in repeat order."""
+        raw = self.margins(column, slice(None))
+        return [self.sums.finish(raw[r].astype(np.float64)) for r in range(len(raw))]
+
+
+def check_block(
+    adapter: ModelAdapter, typed: pd.DataFrame, orders: list[np.ndarray], rows: int
+) -> np.ndarray:
+    """The library's scores of the first ``rows`` rows with each column in turn shuffled by the
+    first repeat's order (columns stacked, in column order), in one call."""
+    first = orders[0][:rows]
+    same = np.arange(len(first))
+    data = {
+        name: typed[name].array.take(
+            np.concatenate([first if j == k else same for j in range(typed.shape[1])])
+        )
+        for k, name in enumerate(typed.columns)
+    }
+    return adapter.predict_scores(pd.DataFrame(data, copy=False), typed=True)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=True))
+
+
+def prepare(
+    adapter: ModelAdapter, X: pd.DataFrame, typed: pd.DataFrame, predictions: np.ndarray,
+    orders: list[np.ndarray],
+) -> ShuffledScores:  # fmt: skip
+    """A checked :class:`ShuffledScores`, or :class:`NotReproduced` with the reason.
+
+    ``predictions`` are the library's scores of ``X`` (the baseline the run makes anyway); they
+    must equal the reassembled baseline bit for bit, and so must a block of
+    :data:`CHECK_ROWS` shuffled rows per column (one library call)."""
+    fast = ShuffledScores(tree_sums(adapter, X), X, orders)
+    if not _same(fast.baseline(), predictions):
+        raise NotReproduced("the reassembled baseline differs from the library's predictions")
+    rows = min(CHECK_ROWS, len(X))
+    want = check_block(adapter, typed, orders, rows)
+    got = np.concatenate([
+        fast.sums.finish(fast.margins(j, slice(0, 1), rows)[0].astype(np.float64))
+        for j in range(X.shape[1])
+    ])  # fmt: skip
+    if not _same(got, want):
+        raise NotReproduced("reassembled shuffled rows differ from the library's predictions")
+    return fast
