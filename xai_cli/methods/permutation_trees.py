@@ -103,19 +103,43 @@ def leaf_matrix(
 
 
 @njit(cache=True)
-def path_tests(tree_offsets: np.ndarray, left: np.ndarray, right: np.ndarray,
-               feature: np.ndarray, column: int) -> np.ndarray:  # fmt: skip
-    """Per node: whether its root path (above it) tests ``column``. Children come after their
-    parent in storage order, so one pass fills it."""
-    out = np.zeros(len(left), dtype=np.bool_)
+def entry_nodes(
+    tree_offsets: np.ndarray, left: np.ndarray, right: np.ndarray, feature: np.ndarray,
+    threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray, column: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Per node: its topmost ancestor that splits on ``column`` (``-1``: its root path never
+    tests ``column``), and the interval ``[low, high)`` of ``column`` values that take every
+    split on ``column`` above it the way its path goes.
+
+    A row whose cached leaf has an entry node made every decision above that node without reading
+    ``column``, so a shuffled copy re-walks the tree from there, and only when the new value is
+    outside the interval: inside it, each split on ``column`` goes the same way, so the leaf is
+    the same. ``x <= t`` is ``x < nextafter(t, inf)`` exactly in float64, so both rules make
+    half-open intervals; NaN is in no interval (it is always walked), and a path through a
+    categorical or LightGBM zero-as-missing split on ``column`` gets an empty interval (always
+    walked). Children come after their parent in storage order, so one pass fills it."""
+    n = len(left)
+    entry = np.full(n, -1, dtype=np.int64)
+    low = np.full(n, -np.inf)
+    high = np.full(n, np.inf)
     for t in range(len(tree_offsets) - 1):
         o = tree_offsets[t]
         for node in range(o, tree_offsets[t + 1]):
-            if left[node] >= 0:
-                below = out[node] or feature[node] == column
-                out[o + left[node]] = below
-                out[o + right[node]] = below
-    return out
+            if left[node] < 0:
+                continue
+            a, b, c = o + left[node], o + right[node], entry[node]
+            low[a], high[a], low[b], high[b] = low[node], high[node], low[node], high[node]
+            if feature[node] == column:
+                c = node if c < 0 else c
+                if rule[node] >= 2 or missing[node] == 2:
+                    low[a], high[a], low[b], high[b] = np.inf, -np.inf, np.inf, -np.inf
+                else:
+                    cut = threshold[node] if rule[node] == 0 else np.nextafter(
+                        threshold[node], np.inf)
+                    high[a] = min(high[a], cut)
+                    low[b] = max(low[b], cut)
+            entry[a], entry[b] = c, c
+    return entry, low, high
 
 
 @njit(parallel=True, cache=True)
@@ -136,12 +160,14 @@ def shuffled_sums(
     feature: np.ndarray, threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray,
     default_left: np.ndarray, cat_offsets: np.ndarray, cat_values: np.ndarray,
     value: np.ndarray, X: np.ndarray, leaves: np.ndarray, lo: int, column: int,
-    orders: np.ndarray, tests: np.ndarray, start: np.ndarray, out: np.ndarray,
+    orders: np.ndarray, entry: np.ndarray, low: np.ndarray, high: np.ndarray,
+    start: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
     """``out[r, i]``: the summed margins of row ``lo + i`` with ``column`` taken from row
     ``orders[r, lo + i]``. Only the trees whose cached leaf ``leaves[i, t]`` lies below a split
-    on ``column`` (``tests``) are walked again; the others keep their leaf. Same order and dtype
-    as :func:`summed`."""
+    on ``column``, and whose new value leaves that leaf's interval, are walked again, from that
+    split (:func:`entry_nodes`); the others keep their leaf. Same order and dtype as
+    :func:`summed`."""
     repeats, rows = out.shape[0], out.shape[1]
     n_trees = leaves.shape[1]
     for cell in prange(repeats * rows):
@@ -153,9 +179,9 @@ def shuffled_sums(
             out[r, i, k] = start[k]
         for t in range(n_trees):
             node = leaves[i, t]
-            if tests[node]:
+            if entry[node] >= 0 and not (low[node] <= v < high[node]):
                 o = tree_offsets[t]
-                node = o
+                node = entry[node]
                 while left[node] >= 0:
                     f = feature[node]
                     x = v if f == column else X[row, f]
@@ -358,7 +384,9 @@ class ShuffledScores:
         forest, sums = self.sums.forest, self.sums
         n = len(self.matrix) if rows is None else min(rows, len(self.matrix))
         orders = self.orders[repeats]
-        tests = path_tests(forest.tree_offsets, forest.left, forest.right, forest.feature, column)
+        entry, low, high = entry_nodes(forest.tree_offsets, forest.left, forest.right,
+                                       forest.feature, forest.threshold, forest.rule,
+                                       forest.missing, column)  # fmt: skip
         out = np.empty((len(orders), n, forest.n_outputs), dtype=sums.value.dtype)
         for lo in range(0, n, self.chunk):
             hi = min(n, lo + self.chunk)
@@ -366,7 +394,7 @@ class ShuffledScores:
             shuffled_sums(forest.tree_offsets, forest.tree_output, forest.left, forest.right,
                           forest.feature, forest.threshold, forest.rule, forest.missing,
                           forest.default_left, forest.cat_offsets, forest.cat_values,
-                          sums.value, self.matrix, leaves, lo, column, orders, tests,
+                          sums.value, self.matrix, leaves, lo, column, orders, entry, low, high,
                           sums.start, out[:, lo:hi])  # fmt: skip
         return out
 
