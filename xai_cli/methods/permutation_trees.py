@@ -14,7 +14,9 @@ order, per output, in the library's precision (XGBoost: float32 from its base ma
 CatBoost, scikit-learn: float64), then the library's own finishing step (a forest's division by
 its tree count, CatBoost's scale and bias, scikit-learn's loss link) and the same sigmoid or
 softmax the adapter applies. Floating-point addition is not associative, so the order matters;
-the order each library uses was checked against its own predictions. The reassembled margin is
+the order each library uses was checked against its own predictions. (float32 sums are computed
+in float64 and rounded to float32 after each addition, which gives the float32 sum exactly:
+:func:`_add`.) The reassembled margin is
 therefore the same float as the library's, and the scores (and importances) are equal.
 
 **And it is checked on every run**: the baseline scores of all rows, and a block of shuffled rows
@@ -66,15 +68,17 @@ class NotReproduced(Exception):
 class TreeSums:
     """A forest with everything needed to add its leaves as the library does.
 
-    ``value`` holds the leaf values in the accumulation dtype; ``start`` the per-output starting
-    value (the base margin) in that dtype; ``finish`` turns the summed margins (rows x outputs,
-    float64) into the scores :meth:`ModelAdapter.predict_scores` returns."""
+    ``value`` holds the leaf values (float64 arrays, values float32 when ``f32``); ``start`` the
+    per-output starting value (the base margin); ``f32``: the library adds in float32;
+    ``finish`` turns the summed margins (rows x outputs) into the scores
+    :meth:`ModelAdapter.predict_scores` returns."""
 
     forest: Forest
     encode: Callable[[pd.DataFrame], np.ndarray]
     value: np.ndarray
     start: np.ndarray
     finish: Callable[[np.ndarray], np.ndarray]
+    f32: bool = False
 
 
 # ----- the kernels ------------------------------------------------------------------------------
@@ -142,16 +146,29 @@ def entry_nodes(
     return entry, low, high
 
 
+@njit(cache=True, inline="always")
+def _add(total: float, leaf: float, f32: bool) -> float:
+    """``total + leaf`` rounded as the library rounds it: float32 addition when ``f32``.
+
+    Both are float32 values held in float64; their float64 sum rounded to float32 is their
+    float32 sum, since float64's 53 bits are at least ``2 x 24 + 2`` (double rounding is then
+    innocuous for addition: Figueroa, "When is double rounding innocuous?", 1995). One float64
+    kernel thus serves every library (one compile, not one per dtype)."""
+    s = total + leaf
+    return np.float64(np.float32(s)) if f32 else s
+
+
 @njit(parallel=True, cache=True)
 def summed(leaves: np.ndarray, value: np.ndarray, tree_output: np.ndarray, start: np.ndarray,
-           out: np.ndarray) -> None:  # fmt: skip
+           f32: bool, out: np.ndarray) -> None:  # fmt: skip
     """``out[i, k]``: ``start[k]`` plus row ``i``'s leaf values of output ``k``'s trees, added in
-    tree order in the dtype of ``value`` (the library's)."""
+    tree order in the library's precision (:func:`_add`)."""
     for i in prange(leaves.shape[0]):
         for k in range(out.shape[1]):
             out[i, k] = start[k]
         for t in range(leaves.shape[1]):
-            out[i, tree_output[t]] += value[leaves[i, t]]
+            k = tree_output[t]
+            out[i, k] = _add(out[i, k], value[leaves[i, t]], f32)
 
 
 @njit(parallel=True, cache=True)
@@ -161,7 +178,7 @@ def shuffled_sums(
     default_left: np.ndarray, cat_offsets: np.ndarray, cat_values: np.ndarray,
     value: np.ndarray, X: np.ndarray, leaves: np.ndarray, lo: int, column: int,
     orders: np.ndarray, entry: np.ndarray, low: np.ndarray, high: np.ndarray,
-    start: np.ndarray, out: np.ndarray,
+    start: np.ndarray, f32: bool, out: np.ndarray,
 ) -> None:  # fmt: skip
     """``out[r, i]``: the summed margins of row ``lo + i`` with ``column`` taken from row
     ``orders[r, lo + i]``. Only the trees whose cached leaf ``leaves[i, t]`` lies below a split
@@ -190,7 +207,8 @@ def shuffled_sums(
                         node = o + left[node]
                     else:
                         node = o + right[node]
-            out[r, i, tree_output[t]] += value[node]
+            k = tree_output[t]
+            out[r, i, k] = _add(out[r, i, k], value[node], f32)
 
 
 def _routing(forest: Forest) -> tuple[np.ndarray, ...]:
@@ -238,9 +256,9 @@ def _xgboost(adapter: ModelAdapter) -> TreeSums:
         base = -np.log(np.float32(1.0) / base - np.float32(1.0))
     elif adapter.task == "binary":
         raise NotReproduced(f"objective '{adapter.objective}' has another base margin")
-    start = np.broadcast_to(base, (parsed.forest.n_outputs,)).astype(np.float32)
-    return TreeSums(parsed.forest, parsed.encode, parsed.forest.value.astype(np.float32),
-                    start, lambda raw: finish(raw.astype(np.float64)))  # fmt: skip
+    start = np.broadcast_to(base, (parsed.forest.n_outputs,)).astype(np.float64)
+    value = parsed.forest.value.astype(np.float32).astype(np.float64)  # exact: stored as float32
+    return TreeSums(parsed.forest, parsed.encode, value, start, finish, f32=True)
 
 
 def _lightgbm(adapter: ModelAdapter) -> TreeSums:
@@ -373,11 +391,11 @@ class ShuffledScores:
     def baseline(self) -> np.ndarray:
         """The unshuffled rows' scores."""
         n, forest = len(self.matrix), self.sums.forest
-        raw = np.empty((n, forest.n_outputs), dtype=self.sums.value.dtype)
+        raw = np.empty((n, forest.n_outputs))
         for lo in range(0, n, self.chunk):
             summed(self.leaves(lo), self.sums.value, forest.tree_output, self.sums.start,
-                   raw[lo : lo + self.chunk])  # fmt: skip
-        return self.sums.finish(raw.astype(np.float64))
+                   self.sums.f32, raw[lo : lo + self.chunk])  # fmt: skip
+        return self.sums.finish(raw)
 
     def margins(self, column: int, repeats: slice, rows: int | None = None) -> np.ndarray:
         """Summed margins (repeats x rows x outputs) of the first ``rows`` rows (all: None)."""
@@ -387,21 +405,25 @@ class ShuffledScores:
         entry, low, high = entry_nodes(forest.tree_offsets, forest.left, forest.right,
                                        forest.feature, forest.threshold, forest.rule,
                                        forest.missing, column)  # fmt: skip
-        out = np.empty((len(orders), n, forest.n_outputs), dtype=sums.value.dtype)
+        out = np.empty((len(orders), n, forest.n_outputs))
         for lo in range(0, n, self.chunk):
             hi = min(n, lo + self.chunk)
             leaves = self.leaves(lo)[: hi - lo]
+            # contiguous buffers: one compiled signature (a strided view would add another)
+            block = out if hi - lo == n else np.empty((len(orders), hi - lo, forest.n_outputs))
             shuffled_sums(forest.tree_offsets, forest.tree_output, forest.left, forest.right,
                           forest.feature, forest.threshold, forest.rule, forest.missing,
                           forest.default_left, forest.cat_offsets, forest.cat_values,
                           sums.value, self.matrix, leaves, lo, column, orders, entry, low, high,
-                          sums.start, out[:, lo:hi])  # fmt: skip
+                          sums.start, sums.f32, block)  # fmt: skip
+            if block is not out:
+                out[:, lo:hi] = block
         return out
 
     def column_scores(self, column: int) -> list[np.ndarray]:
         """The scores of each shuffled copy of ``column``, in repeat order."""
         raw = self.margins(column, slice(None))
-        return [self.sums.finish(raw[r].astype(np.float64)) for r in range(len(raw))]
+        return [self.sums.finish(raw[r]) for r in range(len(raw))]
 
 
 def check_block(
@@ -440,7 +462,7 @@ def prepare(
     rows = min(CHECK_ROWS, len(X))
     want = check_block(adapter, typed, orders, rows)
     got = np.concatenate([
-        fast.sums.finish(fast.margins(j, slice(0, 1), rows)[0].astype(np.float64))
+        fast.sums.finish(fast.margins(j, slice(0, 1), rows)[0])
         for j in range(X.shape[1])
     ])  # fmt: skip
     if not _same(got, want):
