@@ -292,9 +292,10 @@ def _catboost(adapter: ModelAdapter) -> TreeSums:
 
 
 def _sklearn_averaged(adapter: ModelAdapter) -> TreeSums:
-    """Forests and single trees: scikit-learn adds each tree's prediction (a classifier's
-    normalised class fractions, every class) into zeros in tree order, then divides by the tree
-    count (``ForestClassifier.predict_proba``, ``ForestRegressor.predict``)."""
+    """Forests and single trees: scikit-learn adds each tree's prediction (a classifier's class
+    fractions, every class, as stored since scikit-learn 1.4; older versions stored counts and
+    normalised them) into zeros in tree order, then divides by the tree count
+    (``ForestClassifier.predict_proba``, ``ForestRegressor.predict``)."""
     from xai_cli.model.parsers import _matrix, _sklearn_tree
 
     model = adapter.native
@@ -304,8 +305,10 @@ def _sklearn_averaged(adapter: ModelAdapter) -> TreeSums:
     for est in estimators:
         raw = np.asarray(est.tree_.value, dtype=np.float64)[:, 0, :]
         if adapter.is_classifier:
-            norm = raw[:, :classes].sum(axis=1, keepdims=True)
-            raw = raw[:, :classes] / np.where(norm == 0.0, 1.0, norm)
+            raw = raw[:, :classes]
+            norm = raw.sum(axis=1, keepdims=True)
+            if not np.allclose(norm, 1.0):  # counts (scikit-learn < 1.4): it normalised them
+                raw = raw / np.where(norm == 0.0, 1.0, norm)
         for k in range(classes):
             trees.append((_sklearn_tree(est.tree_, raw[:, k]), 0, k))
     forest = build_forest(trees, len(adapter.feature_names), classes)
