@@ -1,8 +1,10 @@
 """Permutation importance equals scikit-learn's ``permutation_importance`` for every family and
 task, with tiny models trained here.
 
-xai predicts a column's repeats in one stacked call from rows typed once; scikit-learn predicts
-each shuffled copy separately. The reference below is scikit-learn's function driving the
+xai reassembles tree ensembles' shuffled copies from cached leaves (the tree walk of
+:mod:`xai_cli.methods.permutation_trees`, asserted taken where it applies) or predicts a column's
+repeats in one stacked call from rows typed once; scikit-learn predicts each shuffled copy
+separately. The reference below is scikit-learn's function driving the
 adapter's own per-copy prediction, so equality shows the stacked path changes no number; a
 different seed is shown to change them (the check can fail).
 """
@@ -55,6 +57,10 @@ def model_for(family: str, task: Task) -> Any:
 
         cls = RandomForestClassifier if classifier else RandomForestRegressor
         return cls(n_estimators=5, max_depth=4, random_state=0)
+    if family == "gradient_boosting":
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        return GradientBoostingClassifier(n_estimators=4, max_depth=2, random_state=0)
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
     return LogisticRegression(max_iter=200) if classifier else LinearRegression()
@@ -75,6 +81,13 @@ def importances(model: Any, X: pd.DataFrame, y: pd.Series, seed: int) -> tuple[A
 
 CASES = [(f, t) for f in ("xgboost", "lightgbm", "catboost", "random_forest", "linear")
          for t in ("regression", "binary", "multiclass")]  # fmt: skip
+CASES += [("gradient_boosting", "multiclass")]  # one tree per class and stage
+# ExtraTrees and HistGradientBoosting: every shuffled copy is compared with the library's own
+# prediction in test_permutation_trees.py (equal predictions give equal importances)
+LIBRARY_PATH = {("catboost", "multiclass"), ("linear", "regression"), ("linear", "binary"),
+                ("linear", "multiclass")}  # fmt: skip
+"""Cases predicted by the library: CatBoost's own softmax is not numpy's (the tree walk's check
+finds the difference and falls back); linear models have no trees."""
 
 
 @pytest.mark.parametrize(("family", "task"), CASES)
@@ -84,6 +97,8 @@ def test_equals_scikit_learn_for_every_family_and_task(family: str, task: Task) 
     np.testing.assert_array_equal(table.column(), want.importances_mean)
     np.testing.assert_array_equal(table.spread[:, 0], want.importances_std)
     assert np.abs(want.importances_mean).max() > 1e-3
+    walked = table.params["predictions"] == "xai tree walk (checked)"
+    assert walked == ((family, task) not in LIBRARY_PATH), table.params["predictions"]
 
 
 @pytest.mark.parametrize("family", ["xgboost", "lightgbm"])
@@ -96,6 +111,7 @@ def test_equals_scikit_learn_with_categorical_columns(family: str) -> None:
         model = lgb.LGBMClassifier(n_estimators=6, num_leaves=8, random_state=0, verbose=-1)
     table, want = importances(model, X, y, seed=0)
     np.testing.assert_array_equal(table.column(), want.importances_mean)
+    assert table.params["predictions"] == "xai tree walk (checked)"
 
 
 def test_a_different_seed_changes_the_numbers() -> None:
