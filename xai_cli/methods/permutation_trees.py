@@ -88,9 +88,10 @@ def leaf_matrix(
     threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray, default_left: np.ndarray,
     cat_offsets: np.ndarray, cat_values: np.ndarray, X: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    """The leaf (global node index) each row of ``X`` reaches in each tree: rows x trees."""
+    """The leaf (global node index) each row of ``X`` reaches in each tree: trees x rows (a
+    tree's leaves of consecutive rows are adjacent, as :func:`shuffled_sums` reads them)."""
     n_trees = len(tree_offsets) - 1
-    out = np.empty((X.shape[0], n_trees), dtype=np.int32)
+    out = np.empty((n_trees, X.shape[0]), dtype=np.int32)
     for i in prange(X.shape[0]):
         for t in range(n_trees):
             o = tree_offsets[t]
@@ -102,7 +103,7 @@ def leaf_matrix(
                     node = o + left[node]
                 else:
                     node = o + right[node]
-            out[i, t] = node
+            out[t, i] = node
     return out
 
 
@@ -163,12 +164,17 @@ def summed(leaves: np.ndarray, value: np.ndarray, tree_output: np.ndarray, start
            f32: bool, out: np.ndarray) -> None:  # fmt: skip
     """``out[i, k]``: ``start[k]`` plus row ``i``'s leaf values of output ``k``'s trees, added in
     tree order in the library's precision (:func:`_add`)."""
-    for i in prange(leaves.shape[0]):
+    for i in prange(leaves.shape[1]):
         for k in range(out.shape[1]):
             out[i, k] = start[k]
-        for t in range(leaves.shape[1]):
+        for t in range(leaves.shape[0]):
             k = tree_output[t]
-            out[i, k] = _add(out[i, k], value[leaves[i, t]], f32)
+            out[i, k] = _add(out[i, k], value[leaves[t, i]], f32)
+
+
+BLOCK = 256
+"""Rows a thread takes at once in :func:`shuffled_sums`: their sums stay in cache while every
+tree's nodes are used for all of them, one tree after the other (as XGBoost blocks rows)."""
 
 
 @njit(parallel=True, cache=True)
@@ -177,38 +183,49 @@ def shuffled_sums(
     feature: np.ndarray, threshold: np.ndarray, rule: np.ndarray, missing: np.ndarray,
     default_left: np.ndarray, cat_offsets: np.ndarray, cat_values: np.ndarray,
     value: np.ndarray, X: np.ndarray, leaves: np.ndarray, lo: int, column: int,
-    orders: np.ndarray, entry: np.ndarray, low: np.ndarray, high: np.ndarray,
+    moved: np.ndarray, entry: np.ndarray, low: np.ndarray, high: np.ndarray,
     start: np.ndarray, f32: bool, out: np.ndarray,
 ) -> None:  # fmt: skip
-    """``out[r, i]``: the summed margins of row ``lo + i`` with ``column`` taken from row
-    ``orders[r, lo + i]``. Only the trees whose cached leaf ``leaves[i, t]`` lies below a split
-    on ``column``, and whose new value leaves that leaf's interval, are walked again, from that
-    split (:func:`entry_nodes`); the others keep their leaf. Same order and dtype as
-    :func:`summed`."""
-    repeats, rows = out.shape[0], out.shape[1]
-    n_trees = leaves.shape[1]
-    for cell in prange(repeats * rows):
-        r = cell // rows
-        i = cell - r * rows
-        row = lo + i
-        v = X[orders[r, row], column]
-        for k in range(out.shape[2]):
-            out[r, i, k] = start[k]
+    """``out[r, i]``: the summed margins of row ``lo + i`` with ``column`` set to
+    ``moved[r, i]`` (the value a shuffle brings to it). Only the trees whose cached leaf
+    ``leaves[t, i]`` lies below a split on ``column``, and whose new value leaves that leaf's
+    interval, are walked again, from that split (:func:`entry_nodes`); the others keep their
+    leaf. Rows go in blocks of :data:`BLOCK`, trees in order within a block, so each row's sum
+    is added in tree order, in the library's precision, as in :func:`summed`."""
+    repeats, rows, outputs = out.shape[0], out.shape[1], out.shape[2]
+    n_trees = leaves.shape[0]
+    for block in prange((rows + BLOCK - 1) // BLOCK):
+        i0 = block * BLOCK
+        i1 = min(rows, i0 + BLOCK)
+        for r in range(repeats):
+            for i in range(i0, i1):
+                for k in range(outputs):
+                    out[r, i, k] = start[k]
         for t in range(n_trees):
-            node = leaves[i, t]
-            if entry[node] >= 0 and not (low[node] <= v < high[node]):
-                o = tree_offsets[t]
-                node = entry[node]
-                while left[node] >= 0:
-                    f = feature[node]
-                    x = v if f == column else X[row, f]
-                    if _goes_left(x, node, threshold, rule, missing, default_left, cat_offsets,
-                                  cat_values):  # fmt: skip
-                        node = o + left[node]
-                    else:
-                        node = o + right[node]
+            o = tree_offsets[t]
             k = tree_output[t]
-            out[r, i, k] = _add(out[r, i, k], value[node], f32)
+            for i in range(i0, i1):
+                leaf = leaves[t, i]
+                first = entry[leaf]
+                if first < 0:  # the path never tests the column: the same leaf in every copy
+                    for r in range(repeats):
+                        out[r, i, k] = _add(out[r, i, k], value[leaf], f32)
+                    continue
+                row = lo + i
+                for r in range(repeats):
+                    v = moved[r, i]
+                    node = leaf
+                    if not (low[leaf] <= v < high[leaf]):
+                        node = first
+                        while left[node] >= 0:
+                            f = feature[node]
+                            x = v if f == column else X[row, f]
+                            if _goes_left(x, node, threshold, rule, missing, default_left,
+                                          cat_offsets, cat_values):  # fmt: skip
+                                node = o + left[node]
+                            else:
+                                node = o + right[node]
+                    out[r, i, k] = _add(out[r, i, k], value[node], f32)
 
 
 def _routing(forest: Forest) -> tuple[np.ndarray, ...]:
@@ -411,13 +428,16 @@ class ShuffledScores:
         out = np.empty((len(orders), n, forest.n_outputs))
         for lo in range(0, n, self.chunk):
             hi = min(n, lo + self.chunk)
-            leaves = self.leaves(lo)[: hi - lo]
+            leaves = self.leaves(lo)[:, : hi - lo]
+            if not leaves.flags.c_contiguous:
+                leaves = np.ascontiguousarray(leaves)
+            moved = np.ascontiguousarray(self.matrix[:, column][orders[:, lo:hi]])
             # contiguous buffers: one compiled signature (a strided view would add another)
             block = out if hi - lo == n else np.empty((len(orders), hi - lo, forest.n_outputs))
             shuffled_sums(forest.tree_offsets, forest.tree_output, forest.left, forest.right,
                           forest.feature, forest.threshold, forest.rule, forest.missing,
                           forest.default_left, forest.cat_offsets, forest.cat_values,
-                          sums.value, self.matrix, leaves, lo, column, orders, entry, low, high,
+                          sums.value, self.matrix, leaves, lo, column, moved, entry, low, high,
                           sums.start, sums.f32, block)  # fmt: skip
             if block is not out:
                 out[:, lo:hi] = block
