@@ -129,7 +129,7 @@ def test_dask_local_cluster_equals_local_engine(sample_models: Path, multi_row_g
     assert local.comparison.additivity == dask.comparison.additivity
     # permutation's shuffled-copy predictions ran as tasks on the cluster, with equal numbers
     assert b["permutation"].table.params["predictions"] == "dask"
-    assert "predictions" not in a["permutation"].table.params
+    assert a["permutation"].table.params["predictions"] == "xai tree walk (checked)"
     assert np.array_equal(a["permutation"].table.spread, b["permutation"].table.spread)
     assert local.comparison.rank_intervals == dask.comparison.rank_intervals
     # the coalition engine's blocks of masked rows (occlusion here) ran as tasks, same numbers
