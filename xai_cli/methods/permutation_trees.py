@@ -159,12 +159,13 @@ def _add(total: float, leaf: float, f32: bool) -> float:
     return np.float64(np.float32(s)) if f32 else s
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def summed(leaves: np.ndarray, value: np.ndarray, tree_output: np.ndarray, start: np.ndarray,
            f32: bool, out: np.ndarray) -> None:  # fmt: skip
     """``out[i, k]``: ``start[k]`` plus row ``i``'s leaf values of output ``k``'s trees, added in
-    tree order in the library's precision (:func:`_add`)."""
-    for i in prange(leaves.shape[1]):
+    tree order in the library's precision (:func:`_add`). Serial: it runs once per run, a few
+    milliseconds, and a parallel kernel costs seconds more to compile."""
+    for i in range(leaves.shape[1]):
         for k in range(out.shape[1]):
             out[i, k] = start[k]
         for t in range(leaves.shape[0]):
