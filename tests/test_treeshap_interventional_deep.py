@@ -38,17 +38,19 @@ lgb = pytest.importorskip("lightgbm")
 
 BACKGROUND = 12
 BRUTE_ROWS = 3
+EXPLAINED = 40
+"""Rows explained (the background is sampled from them, as a run samples it from its data)."""
 TASKS: tuple[Task, ...] = ("regression", "binary", "multiclass")
 _MODELS: dict[tuple[str, Task], tuple[Any, pd.DataFrame]] = {}
 
 
 def deep_model(library: str, task: Task) -> tuple[Any, pd.DataFrame]:
-    """A deep model and its data (7 features and a constant), trained once per session."""
+    """A deep model and its data (5 features and a constant), trained once per session."""
     key = (library, task)
     if key not in _MODELS:
-        X, y = make_data(task, n=240, n_features=8)
+        X, y = make_data(task, n=200, n_features=6)
         X = X if library == "catboost" else with_missing(X)
-        _MODELS[key] = (fit_deep(library, task, X, y), X)
+        _MODELS[key] = (fit_deep(library, task, X, y), X.iloc[:EXPLAINED])
     return _MODELS[key]
 
 
@@ -156,7 +158,7 @@ def test_auto_runs_the_pairwise_walk_where_tables_do_not_fit(
     why, and gives the tables' numbers; a request for the tables is an error, not a fallback."""
     model, X = deep_model("xgboost", "binary")
     tables = explain(model, X, engine="tables")
-    monkeypatch.setattr(tableshap, "MAX_TABLE_ENTRIES", 10_000)
+    monkeypatch.setattr(tableshap, "MAX_TABLE_ENTRIES", 100)
     local = explain(model, X)
     assert local.library == FAST_LIBRARY, local.notes
     assert local.notes[2].startswith("engine pairwise walk (Independent Tree SHAP, any depth), "
