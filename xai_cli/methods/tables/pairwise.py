@@ -44,6 +44,8 @@ MAX_SLOTS = 64
 """Most distinct features on one root-to-leaf path (the walk's feature sets are 64-bit masks)."""
 TREES_PER_CALL = 64
 """Trees whose background directions are built and walked per kernel call."""
+BLOCK_ROWS = 8
+"""Rows per parallel work item: they walk one tree at a time while its directions are in cache."""
 
 
 @njit(cache=True)
@@ -136,7 +138,7 @@ def unique_background(background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @njit(cache=True, inline="always")
 def _walk(
     zbits: Arr,
-    zi: int,
+    zbase: int,
     xgo: Arr,
     o: int,
     left: Arr,
@@ -168,7 +170,7 @@ def _walk(
         bm = stack_b[sp]
         while left[o + i] >= 0:
             visited += 1
-            zl = (zbits[zi, i >> 6] >> np.uint64(i & 63)) & np.uint64(1)
+            zl = (zbits[zbase + (i >> 6)] >> np.uint64(i & 63)) & np.uint64(1)
             xl = xgo[i]
             if xl == zl:
                 i = left[o + i] if xl else right[o + i]
@@ -242,43 +244,65 @@ def _explain_trees(
     pos: Arr,
     neg: Arr,
     depth_bound: int,
+    block_rows: int,
     out: Arr,
     visits: Arr,
 ) -> None:
     """Add trees ``t_lo:t_hi``'s interventional SHAP values of every row of ``X`` to ``out``
-    (weighted by ``z_share``), and the nodes its walks visit to ``visits``."""
+    (weighted by ``z_share``), and the nodes its walks visit to ``visits``.
+
+    Two parallel regions per call (a busy machine makes each wake-up of numba's threads cost
+    milliseconds): the background's direction bits for all the trees, then blocks of
+    ``block_rows`` rows, each block walking one tree at a time so that tree's bits stay in cache
+    for all its rows.
+    """
     n_rows = X.shape[0]
     n_z = Z.shape[0]
-    for t in range(t_lo, t_hi):
-        o = tree_offsets[t]
-        e = tree_offsets[t + 1]
-        k_out = tree_output[t]
-        zbits = np.zeros((n_z, (e - o + 63) // 64), dtype=np.uint64)
-        for z in prange(n_z):
-            for i in range(o, e):
+    n_t = t_hi - t_lo
+    words = np.empty(n_t, dtype=np.int64)
+    base = np.zeros(n_t + 1, dtype=np.int64)
+    widest = 1
+    for k in range(n_t):
+        size = tree_offsets[t_lo + k + 1] - tree_offsets[t_lo + k]
+        words[k] = (size + 63) // 64
+        base[k + 1] = base[k] + n_z * words[k]
+        widest = max(widest, size)
+    zbits = np.zeros(base[n_t], dtype=np.uint64)
+    for z in prange(n_z):
+        for k in range(n_t):
+            o = tree_offsets[t_lo + k]
+            at = base[k] + z * words[k]
+            for i in range(o, tree_offsets[t_lo + k + 1]):
                 if left[i] >= 0 and _goes_left(
                     Z[z, feature[i]], i, threshold, rule, missing, default_left, cat_offsets,
                     cat_values,
                 ):
-                    zbits[z, (i - o) >> 6] |= np.uint64(1) << np.uint64((i - o) & 63)
-        for r in prange(n_rows):
-            xgo = np.zeros(e - o, dtype=np.uint64)
-            for i in range(o, e):
-                if left[i] >= 0 and _goes_left(
-                    X[r, feature[i]], i, threshold, rule, missing, default_left, cat_offsets,
-                    cat_values,
-                ):
-                    xgo[i - o] = 1
-            stack_node = np.empty(depth_bound, dtype=np.int64)
-            stack_a = np.empty(depth_bound, dtype=np.uint64)
-            stack_b = np.empty(depth_bound, dtype=np.uint64)
-            phi = out[r]
-            seen = 0
-            for zi in range(n_z):
-                seen += _walk(zbits, zi, xgo, o, left, right, slot, stack_node, stack_a,
-                              stack_b, value, leaf_off, leaf_feats, pos, neg, z_share[zi], phi,
-                              k_out)
-            visits[r] += seen
+                    zbits[at + ((i - o) >> 6)] |= np.uint64(1) << np.uint64((i - o) & 63)
+    n_blocks = (n_rows + block_rows - 1) // block_rows
+    for blk in prange(n_blocks):
+        xgo = np.zeros(widest, dtype=np.uint64)
+        stack_node = np.empty(depth_bound, dtype=np.int64)
+        stack_a = np.empty(depth_bound, dtype=np.uint64)
+        stack_b = np.empty(depth_bound, dtype=np.uint64)
+        for k in range(n_t):
+            t = t_lo + k
+            o = tree_offsets[t]
+            e = tree_offsets[t + 1]
+            k_out = tree_output[t]
+            for r in range(blk * block_rows, min(n_rows, (blk + 1) * block_rows)):
+                for i in range(o, e):
+                    go = left[i] >= 0 and _goes_left(
+                        X[r, feature[i]], i, threshold, rule, missing, default_left,
+                        cat_offsets, cat_values,
+                    )
+                    xgo[i - o] = np.uint64(1) if go else np.uint64(0)
+                phi = out[r]
+                seen = 0
+                for zi in range(n_z):
+                    seen += _walk(zbits, base[k] + zi * words[k], xgo, o, left, right, slot,
+                                  stack_node, stack_a, stack_b, value, leaf_off, leaf_feats, pos,
+                                  neg, z_share[zi], phi, k_out)
+                visits[r] += seen
 
 
 @dataclass(frozen=True)
@@ -342,7 +366,7 @@ def _run(
             X, np.ascontiguousarray(Z, dtype=np.float64), share, lo, hi, offsets, output, left,
             right, feature, threshold, rule, missing, default_left, cat_off, cat_val, value,
             model.slot, model.leaf_off, model.leaf_feats, model.pos, model.neg, model.most + 2,
-            out, visits,
+            BLOCK_ROWS, out, visits,
         )
         if report and progress.reporting() and f.n_trees > TREES_PER_CALL:
             progress.advance(hi, f.n_trees, "trees")
