@@ -97,7 +97,7 @@ def measure(family: str, args: argparse.Namespace) -> str:
     expected = shap_values()
     raw = a.predict_raw(rows)
     error = float(np.abs(local.values[:, :, 0] - expected).max()) / max(1.0, float(np.ptp(raw)))
-    engine = local.notes[2].split(",")[0].removeprefix("engine ")
+    engine = local.notes[2].removeprefix("engine ").split(" (")[0].split(",")[0]
     n = args.rows
     return (
         f"| {family} {args.trees} x depth {args.depth} | {engine} | {n / best['xai']:,.1f} | "
