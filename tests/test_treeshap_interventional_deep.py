@@ -174,9 +174,13 @@ def test_cost_model_keeps_tables_for_shallow_trees_and_walks_deep_ones() -> None
     note = explain(shallow, X, background_rows=100).notes[2]
     assert note.startswith("engine per-leaf pattern tables, the cheaper by the cost model"), note
     assert "pairwise" in note and "nodes visited per row, measured" in note
-    model, X = deep_model("random_forest", "regression")
-    note = explain(model, X.iloc[:20], background_rows=200).notes[2]
-    assert note.startswith("engine pairwise walk"), note
+    from sklearn.ensemble import RandomForestRegressor
+
+    X, y = make_data("regression", n=200, n_features=20)  # paths of ~10 distinct features
+    deep = RandomForestRegressor(n_estimators=3, max_depth=12, random_state=0).fit(X, y)
+    note = explain(deep, X.iloc[:20], background_rows=200).notes[2]
+    assert note.startswith("engine pairwise walk (Independent Tree SHAP, any depth), the "
+                           "cheaper by the cost model"), note
 
 
 def test_comparison_fails_on_perturbed_values() -> None:

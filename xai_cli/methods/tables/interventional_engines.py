@@ -31,8 +31,9 @@ TABLE_NS_PER_OP = tableshap.TABLE_NS_PER_OP
 BUILD_NS_PER_OP = 1.0
 """Cost of the tables' build per background row and node (histogram) and per pattern pair and
 feature (tables), paid once per run (ns)."""
-PAIR_NS_PER_VISIT = 6.0
-"""Measured cost of the pairwise walk per node visited, per row (ns, one idle core)."""
+PAIR_NS_PER_VISIT = 20.0
+"""Measured cost of the pairwise walk per node visited (ns; 22.5 on one thread of the shared
+2-core machine at load 4, measured the way the tables' constants were: on a busy machine)."""
 NODE_NS = 2.0
 """Cost of routing one row (or background row) at one node, once per tree (ns)."""
 SAMPLE_ROWS = 4

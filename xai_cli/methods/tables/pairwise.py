@@ -51,19 +51,22 @@ BLOCK_ROWS = 8
 @njit(cache=True)
 def path_slots(
     tree_offsets: Arr, left: Arr, right: Arr, feature: Arr
-) -> tuple[Arr, Arr, Arr, int]:
+) -> tuple[Arr, Arr, Arr, int, int]:
     """Per internal node the slot (bit) of its feature among the distinct features of its root
     path; per leaf the features of those slots (``leaf_feats[leaf_off[i] + s]``).
 
-    Returns ``(slot, leaf_off, leaf_feats, most)``; ``most`` is the largest number of distinct
-    features on one path (``leaf_feats`` is only filled when it is at most :data:`MAX_SLOTS`).
-    Memory is linear in the nodes: a node's path is read through parent links, never stored.
+    Returns ``(slot, leaf_off, leaf_feats, most, deepest)``; ``most`` is the largest number of
+    distinct features on one path (``leaf_feats`` is only filled when it is at most
+    :data:`MAX_SLOTS`), ``deepest`` the largest depth of a node. Memory is linear in the
+    nodes: a node's path is read through parent links, never stored.
     """
     n = len(left)
     slot = np.full(n, -1, dtype=np.int64)
     n_distinct = np.zeros(n, dtype=np.int64)
     parent = np.full(n, -1, dtype=np.int64)
+    depth = np.zeros(n, dtype=np.int64)
     most = 0
+    deepest = 0
     for t in range(len(tree_offsets) - 1):
         o = tree_offsets[t]
         for i in range(o, tree_offsets[t + 1]):  # storage order: parents before children
@@ -83,12 +86,15 @@ def path_slots(
             most = max(most, below)
             n_distinct[o + left[i]] = below
             n_distinct[o + right[i]] = below
+            depth[o + left[i]] = depth[i] + 1
+            depth[o + right[i]] = depth[i] + 1
+            deepest = max(deepest, depth[i] + 1)
     leaf_off = np.zeros(n + 1, dtype=np.int64)
     for i in range(n):
         leaf_off[i + 1] = leaf_off[i] + (min(n_distinct[i], MAX_SLOTS) if left[i] < 0 else 0)
     leaf_feats = np.full(leaf_off[n], -1, dtype=np.int64)
     if most > MAX_SLOTS:
-        return slot, leaf_off, leaf_feats, most
+        return slot, leaf_off, leaf_feats, most, deepest
     for i in range(n):
         if left[i] >= 0:
             continue
@@ -96,7 +102,7 @@ def path_slots(
         while g >= 0:
             leaf_feats[leaf_off[i] + slot[g]] = feature[g]
             g = parent[g]
-    return slot, leaf_off, leaf_feats, most
+    return slot, leaf_off, leaf_feats, most, deepest
 
 
 def shapley_weights(most: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,86 +142,169 @@ def unique_background(background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, inline="always")
-def _walk(
-    zbits: Arr,
-    zbase: int,
-    xgo: Arr,
-    o: int,
-    left: Arr,
-    right: Arr,
-    slot: Arr,
-    stack_node: Arr,
-    stack_a: Arr,
-    stack_b: Arr,
+def _popcount(m: np.uint64) -> int:
+    """Set bits of ``m``."""
+    n = 0
+    while m:
+        m &= m - np.uint64(1)
+        n += 1
+    return n
+
+
+@njit(cache=True)
+def _leaf(
+    g: int,
+    n: int,
+    lv: int,
+    sd: int,
+    bm: np.uint64,
+    buf_z: Arr,
+    buf_a: Arr,
+    z_share: Arr,
     value: Arr,
     leaf_off: Arr,
     leaf_feats: Arr,
     pos: Arr,
     neg: Arr,
-    share: float,
+    acc: Arr,
     phi: Arr,
     k_out: int,
+) -> None:
+    """Shapley values of leaf ``g`` reached by the ``n`` walks listed at ``buf[lv, sd]``: each
+    walk's x features get ``+v pos[a, b]``, the shared z features ``-v neg[a, b]`` each."""
+    b = _popcount(bm)
+    v = value[g]
+    down = 0.0
+    touched = np.uint64(0)
+    for q in range(n):
+        am = buf_a[lv, sd, q]
+        if am == 0 and b == 0:
+            continue
+        a = _popcount(am)
+        w = v * z_share[buf_z[lv, sd, q]]
+        down += w * neg[a, b]
+        if am:
+            up = w * pos[a, b]
+            touched |= am
+            m = am
+            s = 0
+            while m:
+                if m & np.uint64(1):
+                    acc[s] += up
+                m >>= np.uint64(1)
+                s += 1
+    base = leaf_off[g]
+    m = bm
+    s = 0
+    while m:
+        if m & np.uint64(1):
+            phi[leaf_feats[base + s], k_out] -= down
+        m >>= np.uint64(1)
+        s += 1
+    m = touched
+    s = 0
+    while m:
+        if m & np.uint64(1):
+            phi[leaf_feats[base + s], k_out] += acc[s]
+            acc[s] = 0.0
+        m >>= np.uint64(1)
+        s += 1
+
+
+@njit(cache=True)
+def _tree_walks(
+    o: int,
+    xgo: Arr,
+    zbits: Arr,
+    zb: int,
+    zw: int,
+    n_z: int,
+    z_share: Arr,
+    left: Arr,
+    right: Arr,
+    slot: Arr,
+    value: Arr,
+    leaf_off: Arr,
+    leaf_feats: Arr,
+    pos: Arr,
+    neg: Arr,
+    phi: Arr,
+    k_out: int,
+    buf_z: Arr,
+    buf_a: Arr,
+    count: Arr,
+    st_node: Arr,
+    st_level: Arr,
+    st_side: Arr,
+    st_b: Arr,
+    acc: Arr,
 ) -> int:
-    """One (row, background row) walk of one tree, adding to ``phi`` (features x outputs);
-    returns the nodes visited (what the cost model counts)."""
+    """All of one row's walks against the background in one tree, as one depth-first pass;
+    returns the (node, background row) visits.
+
+    Every background row alive at a node shares the node's z features (where the path leaves the
+    row's way, the background row must take it), so a node holds a list of (background row, its
+    x features) that splits into its children's lists in one loop: the visits of separate walks,
+    but a streaming loop instead of a pointer chase per walk. Lists live in ``buf_*[level,
+    side]`` (side 0: the row's child, 1: the other); a pending child keeps its list intact
+    because the row's subtree only writes deeper levels. Background row ``z``'s direction at
+    local node ``i`` is bit ``z`` of ``zbits[zb + i * zw:]``.
+    """
+    for q in range(n_z):
+        buf_z[0, 0, q] = q
+        buf_a[0, 0, q] = np.uint64(0)
+    count[0, 0] = n_z
     sp = 1
-    stack_node[0] = 0
-    stack_a[0] = np.uint64(0)
-    stack_b[0] = np.uint64(0)
+    st_node[0] = 0
+    st_level[0] = 0
+    st_side[0] = 0
+    st_b[0] = np.uint64(0)
     visited = 0
     while sp > 0:
         sp -= 1
-        i = stack_node[sp]
-        am = stack_a[sp]
-        bm = stack_b[sp]
-        while left[o + i] >= 0:
-            visited += 1
-            zl = (zbits[zbase + (i >> 6)] >> np.uint64(i & 63)) & np.uint64(1)
-            xl = xgo[i]
-            if xl == zl:
-                i = left[o + i] if xl else right[o + i]
-                continue
-            bit = np.uint64(1) << np.uint64(slot[o + i])
-            if am & bit:
-                i = left[o + i] if xl else right[o + i]
-            elif bm & bit:
-                i = left[o + i] if zl else right[o + i]
-            else:  # both: z's side waits on the stack with f a z feature
-                stack_node[sp] = left[o + i] if zl else right[o + i]
-                stack_a[sp] = am
-                stack_b[sp] = bm | bit
+        i = st_node[sp]
+        lv = st_level[sp]
+        sd = st_side[sp]
+        bm = st_b[sp]
+        while True:
+            n = count[lv, sd]
+            visited += n
+            g = o + i
+            if left[g] < 0:
+                _leaf(g, n, lv, sd, bm, buf_z, buf_a, z_share, value, leaf_off, leaf_feats, pos,
+                      neg, acc, phi, k_out)
+                break
+            bit = np.uint64(1) << np.uint64(slot[g])
+            xd = xgo[i]
+            free = (bm & bit) == 0  # not a z feature: a differing walk may go the row's way
+            row = zb + i * zw
+            nx = 0
+            nz = 0
+            for q in range(n):
+                z = buf_z[lv, sd, q]
+                am = buf_a[lv, sd, q]
+                zd = (zbits[row + (z >> 6)] >> np.uint64(z & 63)) & np.uint64(1)
+                differ = zd != xd
+                buf_z[lv + 1, 0, nx] = z
+                buf_a[lv + 1, 0, nx] = (am | bit) if differ else am
+                nx += 1 if (free or not differ) else 0
+                buf_z[lv + 1, 1, nz] = z
+                buf_a[lv + 1, 1, nz] = am
+                nz += 1 if (differ and (am & bit) == 0) else 0
+            count[lv + 1, 0] = nx
+            count[lv + 1, 1] = nz
+            x_child = left[g] if xd else right[g]
+            if nz > 0:
+                st_node[sp] = right[g] if xd else left[g]
+                st_level[sp] = lv + 1
+                st_side[sp] = 1
+                st_b[sp] = bm | bit
                 sp += 1
-                i = left[o + i] if xl else right[o + i]
-                am = am | bit
-        visited += 1
-        if am == 0 and bm == 0:
-            continue
-        g = o + i
-        a = 0
-        b = 0
-        m = am
-        while m:
-            a += 1
-            m &= m - np.uint64(1)
-        m = bm
-        while m:
-            b += 1
-            m &= m - np.uint64(1)
-        v = value[g] * share
-        up = v * pos[a, b]
-        down = v * neg[a, b]
-        base = leaf_off[g]
-        m = am | bm
-        s = 0
-        while m:
-            if m & np.uint64(1):
-                f = leaf_feats[base + s]
-                if (am >> np.uint64(s)) & np.uint64(1):
-                    phi[f, k_out] += up
-                else:
-                    phi[f, k_out] -= down
-            m >>= np.uint64(1)
-            s += 1
+            if nx == 0:
+                break
+            i = x_child
+            lv += 1
+            sd = 0
     return visited
 
 
@@ -243,52 +332,52 @@ def _explain_trees(
     leaf_feats: Arr,
     pos: Arr,
     neg: Arr,
-    depth_bound: int,
+    levels: int,
     block_rows: int,
     out: Arr,
     visits: Arr,
 ) -> None:
     """Add trees ``t_lo:t_hi``'s interventional SHAP values of every row of ``X`` to ``out``
-    (weighted by ``z_share``), and the nodes its walks visit to ``visits``.
+    (weighted by ``z_share``), and the (node, background row) visits of its walks to ``visits``.
 
-    Two parallel regions per call (a busy machine makes each wake-up of numba's threads cost
-    milliseconds): the background's direction bits for all the trees, then blocks of
-    ``block_rows`` rows, each block walking one tree at a time so that tree's bits stay in cache
-    for all its rows.
+    Two parallel regions per call (on a busy machine each wake-up of numba's threads costs
+    milliseconds): the background's direction bits for the trees, then blocks of
+    ``block_rows`` rows, each block walking one tree at a time so its bits stay in cache.
+    ``levels`` bounds the depth of every tree plus one.
     """
     n_rows = X.shape[0]
     n_z = Z.shape[0]
     n_t = t_hi - t_lo
-    words = np.empty(n_t, dtype=np.int64)
-    base = np.zeros(n_t + 1, dtype=np.int64)
+    zw = (n_z + 63) // 64
+    start = tree_offsets[t_lo]
+    zbits = np.zeros((tree_offsets[t_hi] - start) * zw, dtype=np.uint64)
     widest = 1
     for k in range(n_t):
-        size = tree_offsets[t_lo + k + 1] - tree_offsets[t_lo + k]
-        words[k] = (size + 63) // 64
-        base[k + 1] = base[k] + n_z * words[k]
-        widest = max(widest, size)
-    zbits = np.zeros(base[n_t], dtype=np.uint64)
-    for z in prange(n_z):
-        for k in range(n_t):
-            o = tree_offsets[t_lo + k]
-            at = base[k] + z * words[k]
-            for i in range(o, tree_offsets[t_lo + k + 1]):
-                if left[i] >= 0 and _goes_left(
-                    Z[z, feature[i]], i, threshold, rule, missing, default_left, cat_offsets,
-                    cat_values,
-                ):
-                    zbits[at + ((i - o) >> 6)] |= np.uint64(1) << np.uint64((i - o) & 63)
+        widest = max(widest, tree_offsets[t_lo + k + 1] - tree_offsets[t_lo + k])
+    for k in prange(n_t):  # by tree: no two threads write the same word
+        for i in range(tree_offsets[t_lo + k], tree_offsets[t_lo + k + 1]):
+            if left[i] < 0:
+                continue
+            row = (i - start) * zw
+            for z in range(n_z):
+                if _goes_left(Z[z, feature[i]], i, threshold, rule, missing, default_left,
+                              cat_offsets, cat_values):
+                    zbits[row + (z >> 6)] |= np.uint64(1) << np.uint64(z & 63)
     n_blocks = (n_rows + block_rows - 1) // block_rows
     for blk in prange(n_blocks):
         xgo = np.zeros(widest, dtype=np.uint64)
-        stack_node = np.empty(depth_bound, dtype=np.int64)
-        stack_a = np.empty(depth_bound, dtype=np.uint64)
-        stack_b = np.empty(depth_bound, dtype=np.uint64)
+        buf_z = np.empty((levels + 1, 2, n_z), dtype=np.int64)
+        buf_a = np.empty((levels + 1, 2, n_z), dtype=np.uint64)
+        count = np.zeros((levels + 1, 2), dtype=np.int64)
+        st_node = np.empty(levels + 1, dtype=np.int64)
+        st_level = np.empty(levels + 1, dtype=np.int64)
+        st_side = np.empty(levels + 1, dtype=np.int64)
+        st_b = np.empty(levels + 1, dtype=np.uint64)
+        acc = np.zeros(MAX_SLOTS, dtype=np.float64)
         for k in range(n_t):
             t = t_lo + k
             o = tree_offsets[t]
             e = tree_offsets[t + 1]
-            k_out = tree_output[t]
             for r in range(blk * block_rows, min(n_rows, (blk + 1) * block_rows)):
                 for i in range(o, e):
                     go = left[i] >= 0 and _goes_left(
@@ -296,13 +385,11 @@ def _explain_trees(
                         cat_offsets, cat_values,
                     )
                     xgo[i - o] = np.uint64(1) if go else np.uint64(0)
-                phi = out[r]
-                seen = 0
-                for zi in range(n_z):
-                    seen += _walk(zbits, base[k] + zi * words[k], xgo, o, left, right, slot,
-                                  stack_node, stack_a, stack_b, value, leaf_off, leaf_feats, pos,
-                                  neg, z_share[zi], phi, k_out)
-                visits[r] += seen
+                visits[r] += _tree_walks(
+                    o, xgo, zbits, (o - start) * zw, zw, n_z, z_share, left, right, slot,
+                    value, leaf_off, leaf_feats, pos, neg, out[r], tree_output[t], buf_z, buf_a,
+                    count, st_node, st_level, st_side, st_b, acc,
+                )
 
 
 @dataclass(frozen=True)
@@ -314,6 +401,7 @@ class PairwiseModel:
     leaf_off: np.ndarray
     leaf_feats: np.ndarray
     most: int
+    deepest: int
     pos: np.ndarray
     neg: np.ndarray
 
@@ -326,7 +414,7 @@ class PairwiseModel:
 def compile_forest(forest: Forest) -> PairwiseModel:
     """Slots and weights for ``forest``; raises :class:`UnsupportedForest` when a path tests more
     than :data:`MAX_SLOTS` distinct features."""
-    slot, leaf_off, leaf_feats, most = path_slots(
+    slot, leaf_off, leaf_feats, most, deepest = path_slots(
         forest.tree_offsets, forest.left, forest.right, forest.feature
     )
     if most > MAX_SLOTS:
@@ -334,7 +422,7 @@ def compile_forest(forest: Forest) -> PairwiseModel:
             f"a path tests {most} distinct features (the pairwise walk handles {MAX_SLOTS})"
         )
     pos, neg = shapley_weights(most)
-    return PairwiseModel(forest, slot, leaf_off, leaf_feats, int(most), pos, neg)
+    return PairwiseModel(forest, slot, leaf_off, leaf_feats, int(most), int(deepest), pos, neg)
 
 
 def explain(model: PairwiseModel, matrix: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -365,7 +453,7 @@ def _run(
         _explain_trees(
             X, np.ascontiguousarray(Z, dtype=np.float64), share, lo, hi, offsets, output, left,
             right, feature, threshold, rule, missing, default_left, cat_off, cat_val, value,
-            model.slot, model.leaf_off, model.leaf_feats, model.pos, model.neg, model.most + 2,
+            model.slot, model.leaf_off, model.leaf_feats, model.pos, model.neg, model.deepest + 1,
             BLOCK_ROWS, out, visits,
         )
         if report and progress.reporting() and f.n_trees > TREES_PER_CALL:
