@@ -101,7 +101,8 @@ def _fast_raw(
             raise
         walk = None
     with tableshap.threads(n_jobs):
-        choice = engines.choose(compiled, walk, matrix, bg, engine)
+        run = len(tableshap.run_rows(ctx))
+        choice = engines.choose(compiled, walk, matrix, bg, engine, rows=run)
         if choice.engine == engines.PAIRWISE:
             assert walk is not None
             return pairwise.explain(walk, matrix, bg), engines.describe(choice)

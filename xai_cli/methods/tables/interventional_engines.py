@@ -81,16 +81,18 @@ def choose(
     matrix: np.ndarray,
     background: np.ndarray,
     engine: str = "auto",
+    rows: int | None = None,
 ) -> Choice:
     """The engine for explaining ``matrix`` against ``background`` (both encoded).
 
     ``engine`` may name one (``tables`` / ``pairwise``); ``auto`` takes the tables when the pairwise
     walk cannot run (a path with more than :data:`~xai_cli.methods.tables.pairwise.MAX_SLOTS`
     distinct features), the pairwise walk when the tables do not fit, and otherwise the cheaper
-    by the cost model.
+    by the cost model for a run of ``rows`` rows (default: those of ``matrix``; a time
+    estimate's pilot passes the run's, so it times the engine the run will use).
     """
     has_tables = compiled.engine == tableshap.TABLES or len(compiled.table_off) > 1
-    rows, n_bg = len(matrix), len(background)
+    rows, n_bg = (len(matrix) if rows is None else rows), len(background)
     if engine == TABLES or model is None:
         why = "requested" if engine == TABLES else "the pairwise walk cannot run"
         return Choice(TABLES, why)
