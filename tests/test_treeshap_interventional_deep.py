@@ -206,3 +206,36 @@ def test_duplicate_background_rows_are_merged_with_their_weight() -> None:
     distinct, share = pairwise.unique_background(rows)
     np.testing.assert_array_equal(distinct, rows[[0, 2]])
     np.testing.assert_allclose(share, [0.75, 0.25])
+
+
+def test_paths_past_64_distinct_features_are_refused_with_the_reason() -> None:
+    """A chain of 70 splits on 70 different features: the walk's 64-bit feature sets cannot hold
+    the path, so compiling says so (auto then tries the tables, then shap, with the reason)."""
+    from types import SimpleNamespace
+
+    from xai_cli.model.forest import UnsupportedForest
+
+    def chain(k: int) -> SimpleNamespace:
+        n = 2 * k + 1  # node 2i splits on feature i: left a leaf, right the next split
+        left = np.full(n, -1, dtype=np.int64)
+        right = np.full(n, -1, dtype=np.int64)
+        feature = np.full(n, -1, dtype=np.int64)
+        for i in range(k):
+            left[2 * i], right[2 * i], feature[2 * i] = 2 * i + 1, 2 * i + 2, i
+        return SimpleNamespace(tree_offsets=np.array([0, n]), left=left, right=right,
+                               feature=feature)  # fmt: skip
+
+    assert pairwise.compile_forest(chain(64)).most == 64  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedForest, match="a path tests 70 distinct features"):
+        pairwise.compile_forest(chain(70))  # type: ignore[arg-type]
+
+
+def test_shapley_weights_are_the_closed_form() -> None:
+    pos, neg = pairwise.shapley_weights(30)
+    f = math.factorial
+    for a, b in [(1, 0), (0, 1), (3, 4), (12, 1), (30, 30)]:
+        if a:
+            assert pos[a, b] == pytest.approx(f(a - 1) * f(b) / f(a + b), rel=1e-12)
+        if b:
+            assert neg[a, b] == pytest.approx(f(a) * f(b - 1) / f(a + b), rel=1e-12)
+    assert pos[0, 3] == 0.0 and neg[3, 0] == 0.0
