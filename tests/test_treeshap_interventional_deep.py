@@ -137,10 +137,10 @@ def test_rows_on_split_thresholds_route_as_the_library(library: str) -> None:
 def test_pairwise_follows_categorical_splits(library: str) -> None:
     X, y = categorical_data()
     if library == "xgboost":
-        model = xgb.XGBClassifier(n_estimators=4, max_depth=10, enable_categorical=True,
+        model = xgb.XGBClassifier(n_estimators=2, max_depth=10, enable_categorical=True,
                                   tree_method="hist", max_cat_to_onehot=1, random_state=0)
     else:
-        model = lgb.LGBMClassifier(n_estimators=4, num_leaves=64, max_depth=10,
+        model = lgb.LGBMClassifier(n_estimators=2, num_leaves=64, max_depth=10,
                                    min_data_per_group=5, cat_smooth=1, random_state=0,
                                    verbose=-1)  # fmt: skip
     model.fit(X, y)
@@ -177,7 +177,7 @@ def test_cost_model_keeps_tables_for_shallow_trees_and_walks_deep_ones() -> None
     from sklearn.ensemble import RandomForestRegressor
 
     X, y = make_data("regression", n=200, n_features=20)  # paths of ~10 distinct features
-    deep = RandomForestRegressor(n_estimators=3, max_depth=12, random_state=0).fit(X, y)
+    deep = RandomForestRegressor(n_estimators=2, max_depth=12, random_state=0).fit(X, y)
     note = explain(deep, X.iloc[:20], background_rows=200).notes[2]
     assert note.startswith("engine pairwise walk (Independent Tree SHAP, any depth), the "
                            "cheaper by the cost model"), note
