@@ -214,7 +214,14 @@ def _leaf(
 @njit(cache=True)
 def _tree_walks(
     o: int,
-    xgo: Arr,
+    x: Arr,
+    feature: Arr,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
     zbits: Arr,
     zb: int,
     zw: int,
@@ -275,7 +282,9 @@ def _tree_walks(
                       neg, acc, phi, k_out)
                 break
             bit = np.uint64(1) << np.uint64(slot[g])
-            xd = xgo[i]
+            # the row's own direction, only at the nodes the walks reach
+            xd = np.uint64(1) if _goes_left(x[feature[g]], g, threshold, rule, missing,
+                                            default_left, cat_offsets, cat_values) else np.uint64(0)
             free = (bm & bit) == 0  # not a z feature: a differing walk may go the row's way
             row = zb + i * zw
             nx = 0
@@ -351,9 +360,6 @@ def _explain_trees(
     zw = (n_z + 63) // 64
     start = tree_offsets[t_lo]
     zbits = np.zeros((tree_offsets[t_hi] - start) * zw, dtype=np.uint64)
-    widest = 1
-    for k in range(n_t):
-        widest = max(widest, tree_offsets[t_lo + k + 1] - tree_offsets[t_lo + k])
     for k in prange(n_t):  # by tree: no two threads write the same word
         for i in range(tree_offsets[t_lo + k], tree_offsets[t_lo + k + 1]):
             if left[i] < 0:
@@ -365,7 +371,6 @@ def _explain_trees(
                     zbits[row + (z >> 6)] |= np.uint64(1) << np.uint64(z & 63)
     n_blocks = (n_rows + block_rows - 1) // block_rows
     for blk in prange(n_blocks):
-        xgo = np.zeros(widest, dtype=np.uint64)
         buf_z = np.empty((levels + 1, 2, n_z), dtype=np.int64)
         buf_a = np.empty((levels + 1, 2, n_z), dtype=np.uint64)
         count = np.zeros((levels + 1, 2), dtype=np.int64)
@@ -377,16 +382,10 @@ def _explain_trees(
         for k in range(n_t):
             t = t_lo + k
             o = tree_offsets[t]
-            e = tree_offsets[t + 1]
             for r in range(blk * block_rows, min(n_rows, (blk + 1) * block_rows)):
-                for i in range(o, e):
-                    go = left[i] >= 0 and _goes_left(
-                        X[r, feature[i]], i, threshold, rule, missing, default_left,
-                        cat_offsets, cat_values,
-                    )
-                    xgo[i - o] = np.uint64(1) if go else np.uint64(0)
                 visits[r] += _tree_walks(
-                    o, xgo, zbits, (o - start) * zw, zw, n_z, z_share, left, right, slot,
+                    o, X[r], feature, threshold, rule, missing, default_left, cat_offsets,
+                    cat_values, zbits, (o - start) * zw, zw, n_z, z_share, left, right, slot,
                     value, leaf_off, leaf_feats, pos, neg, out[r], tree_output[t], buf_z, buf_a,
                     count, st_node, st_level, st_side, st_b, acc,
                 )
