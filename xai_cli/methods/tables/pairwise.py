@@ -18,10 +18,15 @@ hybrids of the pair reach, which grows with the features on which the pair diffe
 tree's depth as such), with no per-model build. Speed comes from:
 
 * each background row's direction at every node of a tree is computed once per tree (bit-packed,
-  so a tree's directions stay in cache while every row walks it), and each row's once per tree;
+  so a tree's directions stay in cache while a block of rows walks it); a row is routed only at
+  the nodes its walks reach;
+* a row's walks against the whole background run as one depth-first pass per tree
+  (:func:`_tree_walks`): the background rows alive at a node share its z features, so the node
+  splits one list of (background row, x features) into its children's, a streaming loop instead
+  of a pointer chase per walk (the same visits, ~20% less CPU per visit than separate walks);
 * identical background rows are merged once, with a weight;
 * x and z feature sets are bitmasks over the path's distinct features (slot numbers computed once
-  per model), so the walk is a loop with an explicit stack, no recursion and no set operations.
+  per model): no recursion, no set operations.
 
 Routing reuses :func:`xai_cli.methods.tables.kernels._goes_left` (float32 inputs come encoded by
 the parser, LightGBM's zero rule, missing values, categorical sets). Every row is summed in the
