@@ -194,11 +194,15 @@ def test_comparison_fails_on_perturbed_values() -> None:
     assert np.abs(perturbed - expected).max() > tolerance
 
 
-def test_pairwise_is_identical_for_any_thread_count() -> None:
+def test_pairwise_is_identical_for_any_thread_count_and_tree_chunk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     model, X = deep_model("xgboost", "multiclass")
     one = explain(model, X, engine="pairwise", n_jobs=1)
     two = explain(model, X, engine="pairwise", n_jobs=2)
     assert np.array_equal(one.values, two.values)
+    monkeypatch.setattr(pairwise, "DIRECTION_WORDS", 1)  # one tree per kernel call
+    assert np.array_equal(explain(model, X, engine="pairwise").values, two.values)
 
 
 def test_duplicate_background_rows_are_merged_with_their_weight() -> None:

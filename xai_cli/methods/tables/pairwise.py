@@ -49,6 +49,9 @@ MAX_SLOTS = 64
 """Most distinct features on one root-to-leaf path (the walk's feature sets are 64-bit masks)."""
 TREES_PER_CALL = 64
 """Trees whose background directions are built and walked per kernel call."""
+DIRECTION_WORDS = 1 << 22
+"""Most 64-bit words of background direction bits held per kernel call (32 MiB): fewer trees per
+call for very large trees or backgrounds."""
 BLOCK_ROWS = 8
 """Rows per parallel work item: they walk one tree at a time while its directions are in cache."""
 
@@ -452,16 +455,23 @@ def _run(
         return out, visits
     (offsets, output, left, right, feature, threshold, rule, missing, default_left, cat_off,
      cat_val, value) = model._trees()
-    for lo in range(0, f.n_trees, TREES_PER_CALL):
-        hi = min(f.n_trees, lo + TREES_PER_CALL)
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    words = (len(Z) + 63) // 64
+    lo = 0
+    while lo < f.n_trees:
+        hi = lo + 1  # up to TREES_PER_CALL trees whose direction bits fit DIRECTION_WORDS
+        while (hi < f.n_trees and hi - lo < TREES_PER_CALL
+               and (offsets[hi + 1] - offsets[lo]) * words <= DIRECTION_WORDS):
+            hi += 1
         _explain_trees(
-            X, np.ascontiguousarray(Z, dtype=np.float64), share, lo, hi, offsets, output, left,
+            X, Z, share, lo, hi, offsets, output, left,
             right, feature, threshold, rule, missing, default_left, cat_off, cat_val, value,
             model.slot, model.leaf_off, model.leaf_feats, model.pos, model.neg, model.deepest + 1,
             BLOCK_ROWS, out, visits,
         )
         if report and progress.reporting() and f.n_trees > TREES_PER_CALL:
             progress.advance(hi, f.n_trees, "trees")
+        lo = hi
     return out, visits
 
 
