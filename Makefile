@@ -79,6 +79,7 @@ bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/python -m benchmarks.first_run --model $(MODELS)/adult_xgboost.joblib $(if $(QUICK),--out benchmarks/results/first-run-quick.md,)
 	$(BIN)/python -m benchmarks.permutation $(if $(QUICK),--rows 2000 --trees 50 --out benchmarks/results/permutation-quick.md,)
 	$(BIN)/python -m benchmarks.catboost $(if $(QUICK),--rows 2000 --trees 50 --runs 1 --out benchmarks/results/catboost-quick.md,)
+	$(BIN)/python -m benchmarks.interventional $(if $(QUICK),--trees 20 --rows 50 --background 50 --runs 1 --out benchmarks/results/interventional-quick.md,)
 	$(BIN)/python -m benchmarks.lightgbm_parse $(if $(QUICK),--trees 10 --train-rows 3000 --runs 1 --out benchmarks/results/lightgbm-parse-quick.md,)
 
 # The wheel and sdist in dist/, checked as PyPI would (twine check --strict).

@@ -6,9 +6,13 @@ feature takes the row's value instead of a typical one" (Janzing et al. 2020; Lu
 2020). The background is a seeded sample of the data being explained (``background_rows``, default
 1,000), drawn once so a run is reproducible.
 
-Raw output (the default, ``output="raw"``) runs xai's table kernels
-(:func:`xai_cli.methods.tables.tableshap.interventional`), falling back to shap's interventional
-``TreeExplainer`` with the reason in the provenance. ``output="probability"`` explains class
+Raw output (the default, ``output="raw"``) runs one of xai's two exact engines, chosen per model
+by a cost model (:mod:`xai_cli.methods.tables.interventional_engines`): per-leaf pattern tables
+(:func:`xai_cli.methods.tables.tableshap.interventional`, fastest for shallow trees) or the
+pairwise walk (:mod:`xai_cli.methods.tables.pairwise`, any depth, so deep trees no longer fall
+back); the notes name the engine and why. Only a model xai cannot parse (or whose parse does not
+reproduce its predictions) falls back to shap's interventional ``TreeExplainer``, with the reason
+in the provenance; ``engine="shap"`` asks for shap's. ``output="probability"`` explains class
 probabilities of a classifier; a probability is not a sum over trees, so this runs shap's
 interventional ``TreeExplainer`` with ``model_output="probability"`` (exact, but slow: it walks
 every row with every background row). Base values are the mean model output over the background,
@@ -24,6 +28,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from xai_cli.errors import MethodError
 from xai_cli.methods.base import (
     SUPPORTED,
     ExplainContext,
@@ -34,7 +39,8 @@ from xai_cli.methods.base import (
     unsupported,
 )
 from xai_cli.methods.params import MethodParams
-from xai_cli.methods.tables import tableshap
+from xai_cli.methods.tables import interventional_engines as engines
+from xai_cli.methods.tables import pairwise, tableshap
 from xai_cli.methods.treeshap import FAST_LIBRARY, N_JOBS_DESCRIPTION, TreeShap, shap_cannot
 from xai_cli.model.adapter import ModelAdapter
 from xai_cli.model.forest import UnsupportedForest
@@ -55,6 +61,12 @@ class InterventionalParams(MethodParams):
         description="raw: the model's raw output (margin); probability: class probabilities "
         "of a classifier (exact, but slow: shap's TreeExplainer).",
     )
+    engine: Literal["auto", "tables", "pairwise", "shap"] = Field(
+        "auto",
+        description="auto: xai's exact kernels (per-leaf tables, or for deep trees the pairwise "
+        "walk, chosen by a cost model), shap's TreeExplainer only where xai cannot parse the "
+        "model; tables / pairwise: that kernel; shap: always shap's (raw output).",
+    )
     n_jobs: int | None = Field(None, ge=1, description=N_JOBS_DESCRIPTION)
 
 
@@ -69,14 +81,33 @@ def background_sample(X: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
 
 
 def _fast_raw(
-    ctx: ExplainContext, background: pd.DataFrame, settings: tuple[int, int], n_jobs: int | None
-) -> np.ndarray:
-    """xai's kernels; the parse, its check and the tables are built once per run."""
+    ctx: ExplainContext,
+    background: pd.DataFrame,
+    settings: tuple[int, int],
+    n_jobs: int | None,
+    engine: str = "auto",
+) -> tuple[np.ndarray, str]:
+    """xai's kernels and the engine note; the parse, its check and the tables are built once
+    per run. Raises :class:`UnsupportedForest` where the requested engine cannot run."""
     compiled, _ = tableshap.checked_model(ctx)  # raises when the parse does not reproduce it
     matrix = tableshap.encode(compiled, ctx.X)
+    bg = tableshap.encode(compiled, background)
+    try:
+        walk: pairwise.PairwiseModel | None = ctx.cache.get(
+            "pairwise.compile", (ctx.adapter,), lambda: pairwise.compile_forest(compiled.forest)
+        )
+    except UnsupportedForest:
+        if engine == engines.PAIRWISE:
+            raise
+        walk = None
     with tableshap.threads(n_jobs):
+        run = len(tableshap.run_rows(ctx))
+        choice = engines.choose(compiled, walk, matrix, bg, engine, rows=run)
+        if choice.engine == engines.PAIRWISE:
+            assert walk is not None
+            return pairwise.explain(walk, matrix, bg), engines.describe(choice)
         table = tableshap.run_interventional_table(ctx, compiled, background, settings)
-        return tableshap.evaluate(compiled, matrix, table)
+        return tableshap.evaluate(compiled, matrix, table), engines.describe(choice)
 
 
 def _shap(
@@ -161,13 +192,22 @@ class InterventionalTreeShap:
         if output == "probability" and a.raw_space != "probability":
             values = _shap(a, ctx.X, background, output)
             notes.append("probability space: computed by shap's interventional TreeExplainer")
+        elif params.engine == "shap":
+            values = _shap(a, ctx.X, background, "raw")
+            notes.append("engine=shap: computed by shap's interventional TreeExplainer")
         else:
             try:
                 settings = (params.background_rows, ctx.seed)
-                values = _fast_raw(ctx, background, settings, params.n_jobs)
+                values, engine = _fast_raw(ctx, background, settings, params.n_jobs,
+                                           params.engine)
                 library = FAST_LIBRARY
-                notes.append("computed by xai's table TreeSHAP (exact interventional, numba)")
+                notes += ["computed by xai's own exact interventional TreeSHAP (numba)", engine]
             except UnsupportedForest as exc:
+                if params.engine != "auto":  # an engine asked for by name never falls back
+                    raise MethodError(
+                        f"treeshap.interventional engine={params.engine} cannot explain this "
+                        "model", cause=str(exc), hint="use engine=auto to let xai choose",
+                    ) from exc
                 if a.family == "sklearn_tree" and shap_cannot(a):
                     raise UnsupportedForest(f"{exc}; and {shap_cannot(a)}") from exc
                 values = _shap(a, ctx.X, background, "raw")
