@@ -10,10 +10,16 @@ never MET: the summary only claims what the run shows.
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TITLE = "## Goals of issue 15"
 
 Row = dict[str, Any]
 PEERS = ("fasttreeshap", "woodelf", "shapiq", "shap")
@@ -176,5 +182,37 @@ def verdicts(rows: Sequence[Row], permutation_md: str | None = None,
 def summary(found: Sequence[Verdict]) -> list[str]:
     """The Markdown block appended to ``latest.md``."""
     met = sum(v.met is True for v in found)
-    return [f"## Goals of issue 15 ({met} of {len(found)} met)", "",
+    return [f"{TITLE} ({met} of {len(found)} met)", "",
             *(v.line() for v in found), ""]  # fmt: skip
+
+
+def with_summary(latest: str, found: Sequence[Verdict]) -> str:
+    """``latest`` with its goals section (from :data:`TITLE` to the end) replaced by, or
+    extended with, the summary of ``found``."""
+    head = latest.split(f"\n{TITLE}", 1)[0].rstrip("\n")
+    return head + "\n\n" + "\n".join(summary(found))
+
+
+def _text(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite the goals section of ``latest.md`` from its measurement records (the ``.json``
+    next to it) and the current permutation and streaming results: ``make bench`` runs this
+    after every benchmark, so the verdicts read this run's files, not the previous run's."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latest", type=Path, default=RESULTS / "latest.md")
+    parser.add_argument("--permutation", type=Path, default=RESULTS / "permutation.md")
+    parser.add_argument("--streaming", type=Path, default=RESULTS / "streaming.md")
+    args = parser.parse_args(argv)
+    records = json.loads(args.latest.with_suffix(".json").read_text(encoding="utf-8"))
+    found = verdicts(records, _text(args.permutation), _text(args.streaming))
+    args.latest.write_text(with_summary(args.latest.read_text(encoding="utf-8"), found),
+                           encoding="utf-8")  # fmt: skip
+    print("\n".join(summary(found)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

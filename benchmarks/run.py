@@ -146,22 +146,23 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, load average at start {load}"
 
 
-def _impls(work: Workload) -> list[str]:
-    """What runs on ``work``, the floor first (every other row's x floor needs it)."""
+def _impls(work: Workload, skip: tuple[str, ...] = ()) -> list[str]:
+    """What runs on ``work`` (less ``skip``), the floor first (every x floor needs it)."""
     impls = ["predict", "native", "xai", "fasttreeshap", "woodelf", "shapiq"]
     if work.family != "sklearn_tree" and not work.name.startswith("deep_"):
         impls.append("shap")  # on forests shap is the library's own row already
-    return impls
+    return [i for i in impls if i not in skip]
 
 
 def measure_workload(work: Workload, sizes: Sizes, quick: bool, budget: float,
-                     lines: list[str], results: list[dict[str, Any]]) -> None:  # fmt: skip
+                     lines: list[str], results: list[dict[str, Any]],
+                     skip: tuple[str, ...] = ()) -> None:  # fmt: skip
     """Every implementation on ``work`` at each row count; appends table lines and records."""
     own: dict[int, float] = {}
     floor: dict[int, float] = {}
     deep = work.name.startswith("deep_")
     counts = DEEP_ROWS[quick] if deep else sizes.explain_rows
-    for impl in _impls(work):
+    for impl in _impls(work, skip):
         speed = 0.0
         for rows in counts[:1] if impl == "shapiq" else counts:
             predicted = rows / speed if speed else 0.0
@@ -202,9 +203,10 @@ def _read(name: str) -> str | None:
     return path.read_text(encoding="utf-8") if path.exists() else None
 
 
-def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> str:
-    """Measure every workload (or those named in ``only``), write the table and the goals'
-    verdicts to ``out`` and return the text."""
+def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = (),
+        skip: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """Measure every workload (or those named in ``only``) with every implementation but those
+    in ``skip``, write the table and the goals' verdicts to ``out`` and return the text."""
     sizes: Sizes = QUICK if quick else FULL
     started = datetime.now(UTC).isoformat(timespec="seconds")
     header_machine = machine()
@@ -215,7 +217,7 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> st
     lines = [HEADER, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     results: list[dict[str, Any]] = []
     for work in works:
-        measure_workload(work, sizes, quick, budget, lines, results)
+        measure_workload(work, sizes, quick, budget, lines, results, skip)
     shallow = [w for w in works if not w.name.startswith("deep_")]
     small = sizes.explain_rows[0]
     e2e: dict[str, Any] = {"error": "not run (only deep workloads chosen)"}
@@ -283,10 +285,12 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = ()) -> st
             "time estimate's pilots, the additivity check and the reports."
         )
     found = goals.verdicts(results, _read("permutation.md"), _read("streaming.md"))
-    text += ["", *goals.summary(found)]
-    table = "\n".join(text) + "\n"
+    table = goals.with_summary("\n".join(text), found)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(table, encoding="utf-8")
+    # the records, for `python -m benchmarks.goals` to redo the verdicts once the permutation
+    # and streaming benchmarks of the same `make bench` have written their results
+    out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return table
 
 
@@ -298,10 +302,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip a measurement predicted to take longer, stop one running "
                         "longer than this plus a minute (seconds)")
     parser.add_argument("--only", default="", help="comma-separated workload names")
+    parser.add_argument("--skip", default="", help="comma-separated implementations not to run")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("XAI_BENCH_QUICK", "") not in ("", "0")
     only = tuple(n for n in args.only.split(",") if n)
-    print(run(quick, args.budget, args.out, only))
+    skip = tuple(n for n in args.skip.split(",") if n)
+    print(run(quick, args.budget, args.out, only, skip))
     return 0
 
 
