@@ -130,6 +130,8 @@ def streaming_peaks(text: str) -> dict[str, dict[int, float]]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) != 6 or not re.fullmatch(r"[\d,]+", cells[0]):
             continue
+        if not re.fullmatch(r"[\d.]+", cells[5]):  # a skipped run has no peak
+            continue
         mode = cells[1].split(" (")[0]
         peaks.setdefault(mode, {})[int(cells[0].replace(",", ""))] = float(cells[5])
     return peaks
@@ -138,7 +140,8 @@ def streaming_peaks(text: str) -> dict[str, dict[int, float]]:
 def streaming(text: str | None) -> list[Verdict]:
     """From ``benchmarks/results/streaming.md``: streamed peak flat (1M <= 1.2x 100k) and below
     the in-memory peak at every size both ran."""
-    flat_goal = f"streamed peak memory at 1M rows <= {FLAT_LIMIT:g}x that at 100k"
+    flat_goal = (f"streamed peak memory at 1M rows (and every larger size measured) <= "
+                 f"{FLAT_LIMIT:g}x that at 100k")  # fmt: skip
     below_goal = "streamed peak memory below the in-memory peak at every size"
     if text is None:
         return [Verdict(g, None, "benchmarks/results/streaming.md not found")
@@ -148,10 +151,11 @@ def streaming(text: str | None) -> list[Verdict]:
     if 100_000 in streamed and 1_000_000 in streamed:
         ratio = streamed[1_000_000] / streamed[100_000]
         top = max(streamed)
+        worst = max(streamed[n] for n in streamed if n >= 1_000_000) / streamed[100_000]
         detail = f"{ratio:.2f}x ({streamed[1_000_000]:.0f} vs {streamed[100_000]:.0f} MB)"
         if top > 1_000_000:
             detail += f"; {streamed[top] / streamed[100_000]:.2f}x at {top:,} rows"
-        flat = Verdict(flat_goal, ratio <= FLAT_LIMIT, detail)
+        flat = Verdict(flat_goal, worst <= FLAT_LIMIT, detail)
     else:
         flat = Verdict(flat_goal, None, "streamed not measured at both 100k and 1M rows")
     both = sorted(set(streamed) & set(in_memory))

@@ -122,6 +122,20 @@ def test_streaming_verdicts_read_the_first_table() -> None:
     assert goals.streaming(above)[1].met is False  # streamed above in memory at 100k
 
 
+def test_streaming_at_10m_counts_and_a_skipped_in_memory_run_is_ignored() -> None:
+    rows = STREAMING.replace("\n\nstreamed:", "\n| 10,000,000 | in memory | skipped: predicted "
+                             "peak ~7,000 MB > 4,096 MB (linear in rows) | | | |\n"
+                             "| 10,000,000 | streamed | streamed, chunks of 50,000 | 10,000,000 | "
+                             "150.0 | 470 |\n\nstreamed:")  # fmt: skip
+    peaks = goals.streaming_peaks(rows)
+    assert peaks["streamed"][10_000_000] == 470 and 10_000_000 not in peaks["in memory"]
+    flat, below = goals.streaming(rows)
+    assert flat.met is True and "1.04x at 10,000,000 rows" in flat.detail
+    assert below.met is True and "10,000,000" not in below.detail
+    grown = rows.replace("| 150.0 | 470 |", "| 150.0 | 560 |")  # 1.24x the 100k peak at 10M
+    assert goals.streaming(grown)[0].met is False
+
+
 def test_goals_section_is_replaced_not_repeated() -> None:
     found = goals.verdicts(passing_rows(), PERMUTATION, STREAMING)
     once = goals.with_summary("# run\n\n| a |\n", found)
