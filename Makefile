@@ -65,7 +65,7 @@ lint: $(STAMP)
 # The peers (FastTreeSHAP, WOODELF, shapiq) come from pip install -e '.[bench]'. At the end the
 # goals of issue 15 are checked against this run's results (benchmarks/goals.py, the end of
 # latest.md) and, in full mode, the README's table is regenerated (benchmarks/readme_table.py).
-BENCH_BUDGET ?= 120
+BENCH_BUDGET ?= 60
 bench: $(STAMP) $(MODELS)/.trained
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m benchmarks.run --budget $(BENCH_BUDGET) $(if $(QUICK),--quick --out benchmarks/results/latest-quick.md,)

@@ -8,8 +8,9 @@ process whose peak resident memory is read from ``getrusage(RUSAGE_CHILDREN)`` b
 intermediate process. Prints a Markdown table and writes it to ``benchmarks/results/streaming.md``.
 
 The in-memory run is skipped at a size where its peak, extrapolated linearly in rows from the
-two largest sizes it ran at, would pass ``--in-memory-limit`` MB (default 4,096: 10M rows would
-need ~8 GB and ~12 minutes); the table says so with the prediction.
+two largest sizes it ran at (from one: its growth over the streamed run's peak, the fixed part,
+scaled with the rows), would pass ``--in-memory-limit`` MB (default 4,096: 10M rows would need
+~7 GB and ~12 minutes); the table says so with the prediction.
 
 Modes: ``in memory`` (``--memory-budget none``: every row loaded and explained at once),
 ``streamed`` (``--chunk-rows 50000 --max-rows 2000``, the user asking), ``auto`` (``--max-rows all
@@ -56,14 +57,15 @@ def build(rows: int, folder: Path) -> Path:
     return path
 
 
-def predicted_peak(measured: dict[int, float], rows: int) -> float | None:
-    """The in-memory peak (MB) at ``rows``, extrapolated linearly from the two largest sizes
-    measured, or in proportion to the rows from a single one (an overestimate, so the skip errs
-    on the safe side); ``None`` before any."""
+def predicted_peak(measured: dict[int, float], rows: int, base: float = 0.0) -> float | None:
+    """The in-memory peak (MB) at ``rows``, extrapolated linearly in rows from the two largest
+    sizes measured; from a single one, its growth over ``base`` (the fixed part: the smallest
+    peak any mode had at that size, i.e. the streamed run's) scaled with the rows. ``None``
+    before any."""
     if not measured:
         return None
     points = sorted(measured.items())[-2:]
-    (n0, p0), (n1, p1) = points if len(points) == 2 else ((0, 0.0), points[0])
+    (n0, p0), (n1, p1) = points if len(points) == 2 else ((0, min(base, points[0][1])), points[0])
     return p1 + (p1 - p0) / (n1 - n0) * (rows - n1)
 
 
@@ -119,7 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             data = build(rows, Path(tmp))
             for mode in modes:
                 shown = f"auto (budget {args.budget})" if mode == "auto" else mode
-                guess = predicted_peak(peaks[mode], rows) if mode == "in memory" else None
+                guess = None
+                if mode == "in memory" and peaks[mode]:
+                    last = max(peaks[mode])
+                    base = min(p[last] for p in peaks.values() if last in p)
+                    guess = predicted_peak(peaks[mode], rows, base)
                 if guess is not None and guess > args.in_memory_limit:
                     lines.append(f"| {rows:,} | {shown} | skipped: predicted peak ~{guess:,.0f} "
                                  f"MB > {args.in_memory_limit:,.0f} MB (linear in rows) | | | |")

@@ -182,3 +182,14 @@ def test_readme_table_equals_the_committed_latest_run() -> None:
     assert readme_table.render(readme, latest) == readme
     edited = latest.replace("| 10,000 |", "| 10,001 |", 1)
     assert edited != latest and readme_table.render(readme, edited) != readme
+
+
+def test_in_memory_peak_prediction_of_the_streaming_benchmark() -> None:
+    from benchmarks.streaming import predicted_peak
+
+    assert predicted_peak({}, 10**6) is None
+    # one size: the growth over the streamed (fixed) peak, scaled with the rows
+    assert predicted_peak({100_000: 504.0}, 1_000_000, base=436.0) == pytest.approx(1116.0)
+    # two sizes: the line through them (the 1M figure measured 1,156 MB in memory)
+    line = predicted_peak({100_000: 513.0, 300_000: 634.0}, 1_000_000)
+    assert line == pytest.approx(634.0 + 121.0 / 200_000 * 700_000)
