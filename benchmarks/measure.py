@@ -139,6 +139,8 @@ def _shapiq(adapter: ModelAdapter, ctx: ExplainContext, budget: float) -> tuple[
     import pandas as pd
     import shapiq
 
+    if adapter.categorical_features:
+        raise ValueError("shapiq 1.4.1 explains numeric arrays only: no categorical splits")
     with warnings.catch_warnings():  # shapiq 1.4.1's XGBoost parser writes integers into the
         warnings.simplefilter("ignore")  # str column pandas 3 infers: ask for the old object one
         pd.set_option("future.infer_string", False)
