@@ -193,3 +193,16 @@ def test_in_memory_peak_prediction_of_the_streaming_benchmark() -> None:
     # two sizes: the line through them (the 1M figure measured 1,156 MB in memory)
     line = predicted_peak({100_000: 513.0, 300_000: 634.0}, 1_000_000)
     assert line == pytest.approx(634.0 + 121.0 / 200_000 * 700_000)
+
+
+def test_streaming_reads_every_current_table_but_not_earlier_runs() -> None:
+    second = ("\n\nSecond run:\n\n| rows | mode | what ran | rows explained by treeshap | time (s) "
+              "| peak RSS (MB) |\n|---:|---|---|---:|---:|---:|\n"
+              "| 300,000 | in memory | in memory | 300,000 | 38.4 | 634 |\n"
+              "| 300,000 | streamed | streamed, chunks of 50,000 | 300,000 | 20.0 | 456 |\n")
+    earlier = "\n## Earlier runs\n\n| 300,000 | streamed | streamed | 300,000 | 1.0 | 999 |\n"
+    peaks = goals.streaming_peaks(STREAMING + second + earlier)
+    assert peaks["streamed"] == {100_000: 452.0, 300_000: 456.0, 1_000_000: 458.0}
+    assert peaks["in memory"][300_000] == 634.0
+    below = goals.streaming(STREAMING + second + earlier)[1]
+    assert below.met is True and "300,000: 456 vs 634 MB" in below.detail
