@@ -69,6 +69,7 @@ class DeepStructure:
     tree_q: np.ndarray
     tree_q_off: np.ndarray
     rule_nodes: np.ndarray
+    flags: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def compile_parsed(
         tree_q, tree_q_off, rule_nodes = quadrature.tree_rules(tree_d)
     except ValueError as exc:
         raise UnsupportedForest(str(exc)) from exc
-    deep = DeepStructure(parent, depth, tree_q, tree_q_off, rule_nodes)
+    flags = quadrature.node_flags(f.tree_offsets, f.left, f.feature, parent)
+    deep = DeepStructure(parent, depth, tree_q, tree_q_off, rule_nodes, flags)
     sizes = np.diff(f.tree_offsets)
     quad_ns = QUADRATURE_NS_PER_OP * float((sizes * tree_q).sum())
     most = int(tree_d.max()) if len(tree_d) else 0
@@ -360,7 +362,7 @@ def quadrature_path_dependent(compiled: CompiledModel, matrix: np.ndarray) -> np
         np.ascontiguousarray(matrix, dtype=np.float64), f.n_outputs, quadrature.BLOCK_ROWS,
         f.tree_offsets, f.tree_output, f.left, f.right, f.feature, f.threshold, f.rule,
         f.missing, f.default_left, f.cat_offsets, f.cat_values, f.value, f.cover, q.parent,
-        q.depth, q.tree_q, q.tree_q_off, q.rule_nodes,
+        q.depth, q.tree_q, q.tree_q_off, q.rule_nodes, q.flags,
     )
 
 
