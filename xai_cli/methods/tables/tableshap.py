@@ -49,8 +49,10 @@ GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
 TABLE_NS_PER_OP = 3.0
 """Measured cost of the table kernel per node pattern and per table addition, per row (ns)."""
-QUADRATURE_NS_PER_OP = 4.2
-"""Measured cost of the quadrature kernel per node and quadrature point, per row (ns)."""
+QUADRATURE_NS_PER_OP = 0.8
+"""Measured cost of the quadrature kernel per node and quadrature point, per row (ns): 0.78-0.79
+beside 2.65-3.21 for the tables per op, one thread, CPU time, XGBoost 100 trees of depth 6 and 8
+(``benchmarks/results/deep.md``); 4.2 before the kernel of issue 15's second round."""
 BUILD_NS_PER_OP = 1.0
 """Measured cost of building the tables per pattern and feature pair (ns), paid once."""
 AMORTISED_ROWS = 1_000
