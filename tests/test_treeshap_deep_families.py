@@ -92,7 +92,7 @@ def test_deep_models_take_xai_engine_and_equal_the_library(name: str) -> None:
         forest.tree_offsets, forest.left, forest.right, forest.feature, forest.n_features
     )
     assert depth.max() >= MIN_DEPTH, f"{name} grew only to depth {depth.max()}"
-    rows = X.iloc[:120]
+    rows = X.iloc[:40]
     check = assert_matches_brute_force if name in NON_SYMMETRIC else assert_matches_own
     ctx, local = explain(model, rows)
     assert local.library == FAST_LIBRARY, local.notes
@@ -127,7 +127,7 @@ def node_from_catboost(node: dict[str, Any], output: int) -> Node:
     )
 
 
-def assert_matches_brute_force(ctx: Any, local: Any, rows: int = 3) -> None:
+def assert_matches_brute_force(ctx: Any, local: Any, rows: int = 2) -> None:
     """Brute force on the first rows (every subset of the 8 features), local accuracy on all."""
     import json
     import tempfile
