@@ -98,6 +98,8 @@ def test_deep_models_take_xai_engine_and_equal_the_library(name: str) -> None:
     assert local.library == FAST_LIBRARY, local.notes
     assert local.notes[1].startswith("engine ")
     check(ctx, local)
+    if local.notes[1].startswith("engine Gauss-Legendre quadrature"):
+        return  # auto took the deep engine itself: nothing more to run
     ctx, deep = explain(model, rows, engine="quadrature")
     assert deep.library == FAST_LIBRARY, deep.notes
     assert deep.notes[1].startswith("engine Gauss-Legendre quadrature")
