@@ -167,3 +167,20 @@ def test_catboost_non_symmetric_parse_fails_on_a_wrong_border() -> None:
     f.threshold[split] = np.median(x)  # a border that splits the rows elsewhere
     with pytest.raises(UnsupportedForest, match="do not reproduce"):
         tableshap.model_offset(compiled, tableshap.encode(compiled, X), raw)
+
+
+def test_a_row_gets_the_same_bits_wherever_it_sits_in_a_block() -> None:
+    """The kernel fuses multiply-adds (``contract`` fast-math) and runs rows as vectors: a row
+    at another position in its 128-row block (vector body or scalar remainder) or in a block of
+    its own must still give bit-identical values, or chunked and streamed runs would differ."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from xai_cli.methods.tables import tableshap
+
+    X, y = make_data("regression", n=300, n_features=8)
+    model = RandomForestRegressor(n_estimators=2, max_depth=12, random_state=0).fit(X, y)
+    compiled = tableshap.compile_parsed(tableshap.compile_model(adapt(model)).parsed, "quadrature")
+    matrix = tableshap.encode(compiled, X)
+    whole = tableshap.path_dependent(compiled, matrix)
+    for shift in (1, 5, 131, 299):
+        assert np.array_equal(whole[shift:], tableshap.path_dependent(compiled, matrix[shift:]))
