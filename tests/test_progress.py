@@ -99,7 +99,7 @@ def test_treeshap_in_slices_reports_rows_and_gives_identical_values(
     rng = np.random.default_rng(1)
     X = pd.DataFrame(rng.normal(size=(1000, 4)), columns=list("abcd"))
     model = RandomForestClassifier(4, max_depth=4, random_state=0).fit(X, X["a"] > 0)
-    compiled = tableshap.compile_model(adapt(model))
+    compiled = tableshap.compile_parsed(tableshap.compile_model(adapt(model)).parsed, "tables")
     matrix = tableshap.encode(compiled, X)
     table = tableshap.path_dependent_table(compiled)
     whole = tableshap.evaluate(compiled, matrix, table)  # nobody watching: one call
@@ -117,3 +117,11 @@ def test_treeshap_in_slices_reports_rows_and_gives_identical_values(
     assert np.array_equal(sliced, whole)
     assert len(seen) > 1 and seen[-1] == (1000, 1000)
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    # the quadrature engine reports the same way, with the same values in slices
+    deep = tableshap.compile_parsed(compiled.parsed, "quadrature")
+    seen.clear()
+    with progress.tracking(Spy()), progress.method("treeshap"):
+        sliced = tableshap.path_dependent(deep, matrix)
+    assert np.array_equal(sliced, tableshap.path_dependent(deep, matrix))
+    np.testing.assert_allclose(sliced, whole, rtol=0, atol=1e-12)
+    assert len(seen) > 1 and seen[-1] == (1000, 1000)

@@ -102,12 +102,16 @@ def test_auto_chooses_quadrature_when_tables_are_too_large(
     assert_matches_own(ctx, local)
 
 
-def test_cost_model_prefers_tables_for_shallow_trees() -> None:
+def test_cost_model_takes_the_cheaper_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine follows the measured per-op costs: each wins when the other is made dear."""
     X, y = make_data("regression")
     model = xgb.XGBRegressor(n_estimators=10, max_depth=3, random_state=0).fit(X, y)
+    monkeypatch.setattr(tableshap, "QUADRATURE_NS_PER_OP", 100.0)
     compiled = tableshap.compile_model(adapt(model))
     assert compiled.engine == tableshap.TABLES
     assert compiled.reason.startswith("the cheaper by the cost model: tables")
+    monkeypatch.setattr(tableshap, "QUADRATURE_NS_PER_OP", 0.01)
+    assert tableshap.compile_model(adapt(model)).engine == tableshap.QUADRATURE
 
 
 def _brute(trees: list[Any], X: pd.DataFrame, rows: int) -> np.ndarray:

@@ -188,7 +188,7 @@ class TreeShap:
             return None
         try:
             threads = tableshap.thread_count(params.n_jobs)
-            if ctx.adapter.family == "catboost" and params.engine == "auto":
+            if symmetric_catboost(ctx.adapter) and params.engine == "auto":
                 from xai_cli.methods.tables import oblivious
 
                 with tableshap.threads(params.n_jobs):
@@ -244,6 +244,18 @@ class TreeShap:
         )
 
 
+def symmetric_catboost(adapter: ModelAdapter) -> bool:
+    """Whether the model is CatBoost with symmetric trees (its default ``grow_policy``), which
+    the oblivious-tree engine explains; Depthwise and Lossguide trees take the generic engines."""
+    if adapter.family != "catboost":
+        return False
+    try:  # a model that cannot tell its parameters is taken as the default, symmetric
+        policy = adapter.native.get_all_params().get("grow_policy", "SymmetricTree")
+    except Exception:  # noqa: BLE001 - CatBoost raises its own error types here
+        return True
+    return policy == "SymmetricTree"
+
+
 def fast_path_dependent(
     ctx: ExplainContext, n_jobs: int | None = None, engine: str = "auto"
 ) -> tuple[np.ndarray, np.ndarray, str]:
@@ -252,7 +264,7 @@ def fast_path_dependent(
 
     Raises :class:`UnsupportedForest` with the reason when the model cannot be done exactly.
     """
-    if ctx.adapter.family == "catboost" and engine == "auto":
+    if symmetric_catboost(ctx.adapter) and engine == "auto":
         from xai_cli.methods.tables import oblivious
 
         with tableshap.threads(n_jobs):  # symmetric trees: the specialised engine

@@ -279,8 +279,9 @@ def _lightgbm_zeros(matrix: np.ndarray) -> np.ndarray:
 
 # ----- CatBoost ---------------------------------------------------------------------------------
 def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
-    """Symmetric trees over numeric features, unrolled into ordinary binary trees (leaf weights
-    give the covers). Categorical features (one-hot and CTR splits) are not parsed."""
+    """Symmetric trees over numeric features, unrolled into ordinary binary trees, and
+    non-symmetric ones (Depthwise, Lossguide) as they are; leaf weights give the covers.
+    Categorical features (one-hot and CTR splits) are not parsed."""
     import os
     import tempfile
 
@@ -291,8 +292,9 @@ def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
         adapter.native.save_model(path, format="json")
         with open(path, encoding="utf-8") as handle:
             model = json.load(handle)
-    if "oblivious_trees" not in model or model.get("non_symmetric_trees"):
-        raise UnsupportedForest("CatBoost non-symmetric (Depthwise/Lossguide) trees")
+    symmetric = "oblivious_trees" in model
+    if not symmetric and "trees" not in model:
+        raise UnsupportedForest("a CatBoost model JSON without oblivious_trees or trees")
     floats = model["features_info"].get("float_features", [])
     flat = {f["feature_index"]: f["flat_feature_index"] for f in floats}
     # nan_mode="Max" saves "AsTrue": NaN above every border, so it goes right
@@ -303,7 +305,10 @@ def parse_catboost(adapter: ModelAdapter) -> ParsedModel:
     n_outputs = max(1, len(adapter.outputs))
     dims = int(model.get("model_info", {}).get("approx_dimension", 0) or n_outputs)
     trees = []
-    for tree in model["oblivious_trees"]:
+    for tree in [] if symmetric else model["trees"]:  # Depthwise / Lossguide: nested nodes
+        for output in range(dims):
+            trees.append((_catboost_nested(tree, output, flat, nan_left), 0, output))
+    for tree in model["oblivious_trees"] if symmetric else []:
         splits = tree["splits"]
         if any(s.get("split_type", "FloatFeature") != "FloatFeature" for s in splits):
             raise UnsupportedForest("CatBoost splits on categorical or combined features")
@@ -349,6 +354,40 @@ def _unroll(
         return index, wl + wr
 
     build(depth - 1, 0)
+    return nodes
+
+
+def _catboost_nested(
+    tree: dict[str, Any], output: int, flat: dict[int, int], nan_left: dict[int, bool]
+) -> TreeNodes:
+    """A non-symmetric CatBoost tree (``grow_policy`` Depthwise or Lossguide; JSON nodes with
+    ``split``, ``left`` and ``right``, leaves with ``value`` and ``weight``): ``x > border`` goes
+    right, as in symmetric trees; a leaf's ``value`` is a list per output in multiclass models.
+    Empty subtrees get a tiny cover, as in :func:`_unroll`."""
+    nodes = TreeNodes()
+
+    def build(node: dict[str, Any]) -> tuple[int, float]:
+        if "split" not in node:
+            value = node["value"]
+            value = float(value[output] if isinstance(value, list) else value)
+            weight = float(node.get("weight", 0.0))
+            return nodes.add(value=value, cover=weight), weight
+        split = node["split"]
+        if split.get("split_type", "FloatFeature") != "FloatFeature":
+            raise UnsupportedForest("CatBoost splits on categorical or combined features")
+        index = nodes.add(
+            feature=flat[split["float_feature_index"]],
+            threshold=float(np.float32(split["border"])),
+            rule=LESS_EQUAL,
+            default_left=nan_left.get(split["float_feature_index"], True),
+        )
+        left, wl = build(node["left"])
+        right, wr = build(node["right"])
+        nodes.left[index], nodes.right[index] = left, right
+        nodes.cover[index] = wl + wr if wl + wr > 0 else 1e-300
+        return index, wl + wr
+
+    build(tree)
     return nodes
 
 

@@ -20,9 +20,14 @@ whatever ``z_j``), so the cost is linear in the nodes and no step loses precisio
 unlike Linear TreeSHAP's polynomial divisions (unstable past ~24 features on a path).
 
 Rows are processed in blocks whose state arrays are vectors over the block's rows; the traversal
-is the same for every row (path-dependent TreeSHAP visits every node), so inner loops vectorise.
-Each row's arithmetic is the same whatever its block or thread, hence identical numbers for any
-thread count.
+is the same for every row (path-dependent TreeSHAP visits every node), so inner loops vectorise
+(multiply-adds over the rows). Three things keep the work per node and row small: a leaf is not
+entered as a level of its own, its part of ``H`` and of its parent's feature is added directly
+(``a g`` and ``g`` precomputed per point for the row's three cases, on/on, on/off, off); the
+inner sums are kept only for splits on a feature that an ancestor splits on again
+(:func:`node_flags`), and the left/right direction of a node is computed once for the block's
+rows with one comparison loop per split rule. Each row's arithmetic is the same whatever its
+block or thread, hence identical numbers for any thread count.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from xai_cli.methods.tables.kernels import Arr, _goes_left
+from xai_cli.methods.tables.kernels import Arr
 
-BLOCK_ROWS = 64
-"""Rows per parallel work item: the per-level state (levels x points x rows) stays in cache."""
+BLOCK_ROWS = 128
+"""Rows per parallel work item: long enough vectors to spread each node's per-point factors
+over, short enough that a block's state (features x points x rows) stays in the L2 cache."""
 MAX_NODES = 64
 """Most quadrature nodes per tree (exact up to 128 distinct features on one path)."""
 
@@ -106,61 +112,158 @@ def tree_shape(
 
 
 @njit(cache=True, inline="always")
-def _finalize(
-    level: int,
+def _directions(
+    xb: Arr,
+    f: int,
+    g: int,
+    m: int,
+    threshold: Arr,
+    rule: Arr,
+    missing: Arr,
+    default_left: Arr,
+    cat_offsets: Arr,
+    cat_values: Arr,
+    out: Arr,
+    lvl: int,
+) -> None:
+    """``out[lvl, r]`` = 1.0 where row ``r`` (feature ``f`` in ``xb[f]``) goes to node ``g``'s
+    left child, else 0.0: the rules of :func:`~xai_cli.methods.tables.kernels._goes_left`, with
+    one loop per numeric rule and missing-value kind so that the comparisons vectorise."""
+    r_ = rule[g]
+    dl = 1.0 if default_left[g] else 0.0
+    if r_ >= 2:
+        for r in range(m):
+            x = xb[f, r]
+            if np.isnan(x):
+                out[lvl, r] = dl
+            else:
+                found = False
+                for i in range(cat_offsets[g], cat_offsets[g + 1]):
+                    if cat_values[i] == x:
+                        found = True
+                        break
+                out[lvl, r] = 1.0 if found == (r_ == 2) else 0.0
+        return
+    thr = threshold[g]
+    mis = missing[g]
+    if r_ == 0:
+        if mis == 0:
+            for r in range(m):
+                x = xb[f, r]
+                out[lvl, r] = dl if x != x else (1.0 if x < thr else 0.0)
+        elif mis == 1:
+            for r in range(m):
+                x = xb[f, r]
+                x = 0.0 if x != x else x
+                out[lvl, r] = 1.0 if x < thr else 0.0
+        else:
+            for r in range(m):
+                x = xb[f, r]
+                out[lvl, r] = dl if (x != x or abs(x) <= 1e-35) else (1.0 if x < thr else 0.0)
+    else:
+        if mis == 0:
+            for r in range(m):
+                x = xb[f, r]
+                out[lvl, r] = dl if x != x else (1.0 if x <= thr else 0.0)
+        elif mis == 1:
+            for r in range(m):
+                x = xb[f, r]
+                x = 0.0 if x != x else x
+                out[lvl, r] = 1.0 if x <= thr else 0.0
+        else:
+            for r in range(m):
+                x = xb[f, r]
+                out[lvl, r] = dl if (x != x or abs(x) <= 1e-35) else (1.0 if x <= thr else 0.0)
+
+
+STORE = 1
+"""Node flag: on closing, record the node's leaf sum as the inner sum of its feature (an
+ancestor splits on the same feature and subtracts it)."""
+INNER = 2
+"""Node flag: the subtree below this edge splits again on the parent's feature, so the edge
+subtracts the inner sum of those deeper splits (without it, that sum is zero)."""
+SAVE = 4
+"""Node flag: save the inner sum of the node's feature on entering (a descendant or the node
+itself needs it)."""
+
+
+@njit(cache=True)
+def node_flags(tree_offsets: Arr, left: Arr, feature: Arr, parent: Arr) -> Arr:
+    """Per node the inner-sum bookkeeping it needs (:data:`STORE`, :data:`INNER`,
+    :data:`SAVE` bits): only splits on a feature that an ancestor splits on again take part.
+    Everything else skips it, and the inner sums then return to zero after each tree."""
+    n = len(left)
+    flags = np.zeros(n, dtype=np.int8)
+    for t in range(len(tree_offsets) - 1):
+        o = tree_offsets[t]
+        for i in range(o + 1, tree_offsets[t + 1]):
+            if left[i] < 0:
+                continue
+            f = feature[i]
+            c = i
+            a = o + parent[i]
+            while True:
+                if feature[a] == f:
+                    flags[i] |= STORE
+                    flags[c] |= INNER
+                    flags[a] |= SAVE
+                if a == o:
+                    break
+                c = a
+                a = o + parent[a]
+    for i in range(n):
+        if flags[i] & STORE:
+            flags[i] |= SAVE
+    return flags
+
+
+@njit(cache=True, inline="always")
+def _close(
+    lvl: int,
     node: int,
-    p: int,
     j: int,
-    k_out: int,
-    n_outputs: int,
     nq: int,
     m: int,
-    left: Arr,
     feature: Arr,
-    stack_node: Arr,
+    flags: Arr,
     H: Arr,
     D: Arr,
     d_save: Arr,
-    z_f: Arr,
-    o_f: Arr,
-    z_save: Arr,
-    o_save: Arr,
+    wa1: Arr,
     wa0: Arr,
-    w: Arr,
-    t: Arr,
-    acc: Arr,
+    o_f: Arr,
+    row: Arr,
 ) -> None:
-    """Close the node at ``level`` (child of ``p``, which splits on ``j``): its own feature's
-    inner sum, its edge's contribution to ``j``, then restore ``j``'s state and add ``H``."""
-    if left[node] >= 0:  # a split on f: the leaves below now meet f first at this node
+    """Close split node ``node`` at ``lvl`` (its parent splits on ``j``): record its inner sum,
+    add its edge's contribution ``a (H - inner_j)`` to ``row`` (feature ``j``'s values) and its
+    leaf sum ``H`` to the parent's."""
+    fl = flags[node]
+    if fl & STORE:
         f = feature[node]
         for q in range(nq):
             for r in range(m):
-                D[f, q, r] = d_save[level, q, r] + H[level, q, r]
-    z = z_f[j]
-    row = acc[j * n_outputs + k_out]
-    if left[node] < 0:  # a leaf: nothing below meets j again, and D[j] is still the saved one
+                D[f, q, r] = d_save[lvl, q, r] + H[lvl, q, r]
+    if not fl & INNER:
         for q in range(nq):
-            wa1 = w[q] * (1.0 - z) / (z + (1.0 - z) * t[q])
+            a1 = wa1[lvl, q]
+            a0 = wa0[q]
             for r in range(m):
-                o = o_f[j, r]
-                row[r] += (o * wa1 + (1.0 - o) * wa0[q]) * H[level, q, r]
-                H[level - 1, q, r] += H[level, q, r]
-    else:
-        for q in range(nq):
-            wa1 = w[q] * (1.0 - z) / (z + (1.0 - z) * t[q])
-            for r in range(m):
-                o = o_f[j, r]
-                a = o * wa1 + (1.0 - o) * wa0[q]
-                row[r] += a * (H[level, q, r] - (D[j, q, r] - d_save[level - 1, q, r]))
-                D[j, q, r] = d_save[level - 1, q, r]
-                H[level - 1, q, r] += H[level, q, r]
-    z_f[j] = z_save[level]
-    for r in range(m):
-        o_f[j, r] = o_save[level, r]
+                a = a0 + o_f[j, r] * (a1 - a0)
+                row[r] += a * H[lvl, q, r]
+                H[lvl - 1, q, r] += H[lvl, q, r]
+        return
+    for q in range(nq):
+        a1 = wa1[lvl, q]
+        a0 = wa0[q]
+        for r in range(m):
+            o = o_f[j, r]
+            a = a0 + o * (a1 - a0)
+            row[r] += a * (H[lvl, q, r] - (D[j, q, r] - d_save[lvl - 1, q, r]))
+            D[j, q, r] = d_save[lvl - 1, q, r]
+            H[lvl - 1, q, r] += H[lvl, q, r]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"contract"})
 def path_dependent(
     X: Arr,
     n_outputs: int,
@@ -183,9 +286,12 @@ def path_dependent(
     tree_q: Arr,
     tree_q_off: Arr,
     rule_nodes: Arr,
+    flags: Arr,
 ) -> Arr:
     """Path-dependent SHAP values (rows x features x outputs) of the rows of ``X``, in parallel
-    over blocks of ``block`` rows (see the module docstring for the algorithm)."""
+    over blocks of ``block`` rows (see the module docstring for the algorithm; ``flags`` from
+    :func:`node_flags`). Only ``contract`` fast-math: multiply-adds fuse, nothing reorders, so
+    each row's arithmetic is the same in any block."""
     n, n_features = X.shape
     out = np.zeros((n, n_features, n_outputs), dtype=np.float64)
     max_level = depth.max() + 2 if len(depth) else 2
@@ -207,7 +313,8 @@ def path_dependent(
         goes = np.empty((max_level, m), dtype=np.float64)
         stack_node = np.empty(max_level, dtype=np.int64)
         wa0 = np.empty(max_q, dtype=np.float64)
-        fac = np.empty((3, max_q), dtype=np.float64)
+        wa1 = np.empty((max_level, max_q), dtype=np.float64)
+        fac = np.empty((6, max_q), dtype=np.float64)
         for tr in range(len(tree_output)):
             o = tree_offsets[tr]
             e = tree_offsets[tr + 1]
@@ -219,77 +326,101 @@ def path_dependent(
                 wa0[q] = -w[q] / (1.0 - t[q])
             if left[o] < 0:  # a single leaf explains nothing
                 continue
-            D[:, :nq, :] = 0.0  # inner sums are per tree
-            # the root, at level 0
             sp = 0
             stack_node[0] = o
             for q in range(nq):
                 for r in range(m):
                     P[0, q, r] = 1.0
                     H[0, q, r] = 0.0
+                    d_save[0, q, r] = 0.0
             f0 = feature[o]
-            for q in range(nq):
-                for r in range(m):
-                    d_save[0, q, r] = D[f0, q, r]
-            for r in range(m):
-                goes[0, r] = 1.0 if _goes_left(xb[f0, r], o, threshold, rule, missing,
-                                               default_left, cat_offsets, cat_values) else 0.0
+            _directions(xb, f0, o, m, threshold, rule, missing, default_left, cat_offsets,
+                        cat_values, goes, 0)
             for i in range(o + 1, e):
                 p = o + parent[i]
                 while stack_node[sp] != p:
                     c = stack_node[sp]
-                    pp = stack_node[sp - 1]
-                    _finalize(sp, c, pp, feature[pp], k_out, n_outputs, nq, m, left, feature,
-                              stack_node, H, D, d_save, z_f, o_f, z_save, o_save, wa0, w, t,
-                              acc)
+                    pj = feature[stack_node[sp - 1]]
+                    _close(sp, c, pj, nq, m, feature, flags, H, D, d_save, wa1, wa0, o_f,
+                           acc[pj * n_outputs + k_out])
+                    z_f[pj] = z_save[sp]
+                    for r in range(m):
+                        o_f[pj, r] = o_save[sp, r]
                     sp -= 1
-                # enter node i, child of p, at level sp + 1
                 j = feature[p]
-                lvl = sp + 1
-                stack_node[lvl] = i
                 is_left = i == o + left[p]
+                base = 0.0 if is_left else 1.0
+                sgn = 1.0 if is_left else -1.0
                 z_old = z_f[j]
-                z_new = z_old * cover[i] / cover[p]
-                z_save[lvl] = z_old
-                # factors g_new / g_old per case: (o_old, o_new) = (1, 1), (1, 0), (0, 0)
+                ratio = cover[i] / cover[p]
+                z_new = z_old * ratio
+                # per row: oo (before), on (after); factor g = F2 + oo (F1 - F2) + on (F0 - F1)
                 for q in range(nq):
                     g_old = z_old * (1.0 - t[q]) + t[q]
-                    fac[0, q] = (z_new * (1.0 - t[q]) + t[q]) / g_old
-                    fac[1, q] = z_new * (1.0 - t[q]) / g_old
-                    fac[2, q] = cover[i] / cover[p]
+                    g_new = z_new * (1.0 - t[q]) + t[q]
+                    f0_ = g_new / g_old
+                    f1_ = z_new * (1.0 - t[q]) / g_old
+                    fac[0, q] = ratio
+                    fac[1, q] = f1_ - ratio
+                    fac[2, q] = f0_ - f1_
+                    if left[i] < 0:  # a * g per case, a = (o - z) / g_new
+                        a1 = w[q] * (1.0 - z_new) / g_new
+                        ag0 = a1 * f0_
+                        ag1 = wa0[q] * f1_
+                        ag2 = wa0[q] * ratio
+                        fac[3, q] = ag2
+                        fac[4, q] = ag1 - ag2
+                        fac[5, q] = ag0 - ag1
+                    else:
+                        wa1[sp + 1, q] = w[q] * (1.0 - z_new) / g_new
+                if left[i] < 0:  # a leaf: its part of H and of feature j, no push
+                    v = value[i]
+                    row = acc[j * n_outputs + k_out]
+                    for q in range(nq):
+                        c0 = fac[0, q]
+                        c1 = fac[1, q]
+                        c2 = fac[2, q]
+                        b0 = fac[3, q]
+                        b1 = fac[4, q]
+                        b2 = fac[5, q]
+                        for r in range(m):
+                            oo = o_f[j, r]
+                            on = oo * (base + sgn * goes[sp, r])
+                            pv = v * P[sp, q, r]
+                            H[sp, q, r] += pv * (c0 + oo * c1 + on * c2)
+                            row[r] += pv * (b0 + oo * b1 + on * b2)
+                    continue
+                lvl = sp + 1
+                stack_node[lvl] = i
+                z_save[lvl] = z_old
                 for r in range(m):
                     oo = o_f[j, r]
                     o_save[lvl, r] = oo
-                    ind = goes[sp, r] if is_left else 1.0 - goes[sp, r]
-                    o_f[j, r] = oo * ind
+                    o_f[j, r] = oo * (base + sgn * goes[sp, r])
+                fi = feature[i]
                 for q in range(nq):
+                    c0 = fac[0, q]
+                    c1 = fac[1, q]
+                    c2 = fac[2, q]
                     for r in range(m):
-                        oo = o_save[lvl, r]
-                        on = o_f[j, r]
-                        g = on * fac[0, q] + (oo - on) * fac[1, q] + (1.0 - oo) * fac[2, q]
-                        P[lvl, q, r] = P[sp, q, r] * g
-                z_f[j] = z_new
-                if left[i] < 0:
-                    v = value[i]
+                        P[lvl, q, r] = P[sp, q, r] * (c0 + o_save[lvl, r] * c1 + o_f[j, r] * c2)
+                        H[lvl, q, r] = 0.0
+                if flags[i] & SAVE:
                     for q in range(nq):
                         for r in range(m):
-                            H[lvl, q, r] = v * P[lvl, q, r]
-                else:
-                    fi = feature[i]
-                    for q in range(nq):
-                        for r in range(m):
-                            H[lvl, q, r] = 0.0
                             d_save[lvl, q, r] = D[fi, q, r]
-                    for r in range(m):
-                        goes[lvl, r] = 1.0 if _goes_left(
-                            xb[fi, r], i, threshold, rule, missing, default_left, cat_offsets,
-                            cat_values) else 0.0
+                z_f[j] = z_new
+                _directions(xb, fi, i, m, threshold, rule, missing, default_left, cat_offsets,
+                            cat_values, goes, lvl)
                 sp = lvl
             while sp > 0:
                 c = stack_node[sp]
-                pp = stack_node[sp - 1]
-                _finalize(sp, c, pp, feature[pp], k_out, n_outputs, nq, m, left, feature,
-                          stack_node, H, D, d_save, z_f, o_f, z_save, o_save, wa0, w, t, acc)
+                pj = feature[stack_node[sp - 1]]
+                _close(sp, c, pj, nq, m, feature, flags, H, D, d_save, wa1, wa0, o_f,
+                       acc[pj * n_outputs + k_out])
+                z_f[pj] = z_save[sp]
+                for r in range(m):
+                    o_f[pj, r] = o_save[sp, r]
                 sp -= 1
         for f in range(n_features):
             for k in range(n_outputs):

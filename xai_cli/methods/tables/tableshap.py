@@ -49,8 +49,10 @@ GROUP_HEIGHTS = (2, 1, 0)
 """Subtree heights tried for merged tables, largest first (0: one table per leaf)."""
 TABLE_NS_PER_OP = 3.0
 """Measured cost of the table kernel per node pattern and per table addition, per row (ns)."""
-QUADRATURE_NS_PER_OP = 4.2
-"""Measured cost of the quadrature kernel per node and quadrature point, per row (ns)."""
+QUADRATURE_NS_PER_OP = 0.8
+"""Measured cost of the quadrature kernel per node and quadrature point, per row (ns): 0.78-0.79
+beside 2.65-3.21 for the tables per op, one thread, CPU time, XGBoost 100 trees of depth 6 and 8
+(``benchmarks/results/deep.md``); 4.2 before the kernel of issue 15's second round."""
 BUILD_NS_PER_OP = 1.0
 """Measured cost of building the tables per pattern and feature pair (ns), paid once."""
 AMORTISED_ROWS = 1_000
@@ -69,6 +71,7 @@ class DeepStructure:
     tree_q: np.ndarray
     tree_q_off: np.ndarray
     rule_nodes: np.ndarray
+    flags: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,8 @@ def compile_parsed(
         tree_q, tree_q_off, rule_nodes = quadrature.tree_rules(tree_d)
     except ValueError as exc:
         raise UnsupportedForest(str(exc)) from exc
-    deep = DeepStructure(parent, depth, tree_q, tree_q_off, rule_nodes)
+    flags = quadrature.node_flags(f.tree_offsets, f.left, f.feature, parent)
+    deep = DeepStructure(parent, depth, tree_q, tree_q_off, rule_nodes, flags)
     sizes = np.diff(f.tree_offsets)
     quad_ns = QUADRATURE_NS_PER_OP * float((sizes * tree_q).sum())
     most = int(tree_d.max()) if len(tree_d) else 0
@@ -314,13 +318,21 @@ def evaluate(compiled: CompiledModel, matrix: np.ndarray, table: np.ndarray) -> 
             c.g_inner_off, c.g_inner, c.g_u_off, c.g_u, c.g_table_off, table,
         )
 
+    return sliced(kernel, matrix, f.n_outputs, BLOCK_ROWS)
+
+
+def sliced(
+    kernel: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray, n_outputs: int, block: int
+) -> np.ndarray:
+    """``kernel(matrix)``, in slices of :data:`SLICE_BLOCKS` blocks of ``block`` rows per thread
+    reported as rows done while a run watches progress (one call otherwise)."""
     import numba
 
-    step = BLOCK_ROWS * SLICE_BLOCKS * numba.get_num_threads()
+    step = block * SLICE_BLOCKS * numba.get_num_threads()
     n = len(matrix)
     if not progress.reporting() or n <= step:
         return kernel(matrix)
-    out = np.empty((n, matrix.shape[1], f.n_outputs), dtype=np.float64)
+    out = np.empty((n, matrix.shape[1], n_outputs), dtype=np.float64)
     for start in range(0, n, step):
         stop = min(n, start + step)
         out[start:stop] = kernel(matrix[start:stop])
@@ -353,15 +365,21 @@ def path_dependent(
 
 
 def quadrature_path_dependent(compiled: CompiledModel, matrix: np.ndarray) -> np.ndarray:
-    """Path-dependent SHAP values by the quadrature kernel (any depth)."""
+    """Path-dependent SHAP values by the quadrature kernel (any depth), in progress slices like
+    :func:`evaluate` (each row's arithmetic does not depend on its slice)."""
     f, q = compiled.forest, compiled.deep
     assert q is not None
-    return quadrature.path_dependent(
-        np.ascontiguousarray(matrix, dtype=np.float64), f.n_outputs, quadrature.BLOCK_ROWS,
-        f.tree_offsets, f.tree_output, f.left, f.right, f.feature, f.threshold, f.rule,
-        f.missing, f.default_left, f.cat_offsets, f.cat_values, f.value, f.cover, q.parent,
-        q.depth, q.tree_q, q.tree_q_off, q.rule_nodes,
-    )
+
+    def kernel(rows: np.ndarray) -> np.ndarray:
+        return quadrature.path_dependent(
+            rows, f.n_outputs, quadrature.BLOCK_ROWS, f.tree_offsets, f.tree_output, f.left,
+            f.right, f.feature, f.threshold, f.rule, f.missing, f.default_left, f.cat_offsets,
+            f.cat_values, f.value, f.cover, q.parent, q.depth, q.tree_q, q.tree_q_off,
+            q.rule_nodes, q.flags,
+        )
+
+    matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+    return sliced(kernel, matrix, f.n_outputs, quadrature.BLOCK_ROWS)
 
 
 def interventional_table(compiled: CompiledModel, background: np.ndarray) -> np.ndarray:
