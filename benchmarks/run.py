@@ -231,6 +231,8 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = (),
         inter = shallow[0]
         for impl, rows in (("xai_interventional", small),
                            ("shap_interventional", sizes.shap_interventional_rows)):
+            if impl in skip:
+                continue
             r = measure(inter, impl, rows, quick, budget)
             results.append({"workload": inter.name, **r})
             lines.append(_row(inter, r, {}, {}))
@@ -265,12 +267,12 @@ def run(quick: bool, budget: float, out: Path, only: tuple[str, ...] = (),
         "nearest one).",
         "- rows/s includes everything the call does (xai: parsing the trees, checking them "
         "against the library's predictions, building the tables; its numba kernels are "
-        "compiled by a 50-row warm-up call first, and cached on disk between runs; shapiq: "
-        "building its explainer); peak extra RSS is the largest growth of the process's "
+        "compiled by a warm-up call of every engine first, and cached on disk between runs; "
+        "shapiq: building its explainer); peak extra RSS is the largest growth of the process's "
         "resident memory during the call, sampled every 2 ms.",
         "- max error / output range: largest |values - library's own| over the first 2,000 "
-        "rows (shapiq: the rows it explained), divided by the range of the model's raw output "
-        "over those 2,000 rows (at least 1).",
+        "rows (the depth-10 workloads: 100; shapiq: the rows it explained), divided by the "
+        "range of the model's raw output over those rows (at least 1).",
         f"- Interventional rows use {sizes.background_rows:,} background rows for both (shap "
         "through `maskers.Independent(bg, max_samples=len(bg))`: `TreeExplainer(model, data)` "
         "alone would subsample them to 100).",

@@ -19,15 +19,15 @@ def test_quick_benchmark_writes_the_markdown_table(
 ) -> None:
     monkeypatch.setenv("XAI_BENCH_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "latest.md"
-    # the peers are left out (a process each, ~10 s apiece on 2 busy cores; shapiq also runs
-    # Python per row): `make bench QUICK=1` runs them, with their error columns
-    table = run(quick=True, budget=600.0, out=out, only=("synthetic_xgboost",),
-                skip=("shapiq", "fasttreeshap", "woodelf"))  # fmt: skip
+    # the peers and shap are left out (a process each, ~5-10 s apiece on 2 busy cores; shapiq
+    # also runs Python per row): `make bench QUICK=1` runs them, with their error columns
+    skip = ("shapiq", "fasttreeshap", "woodelf", "shap", "shap_interventional")
+    table = run(quick=True, budget=600.0, out=out, only=("synthetic_xgboost",), skip=skip)
     assert out.read_text(encoding="utf-8") == table
     assert "| workload | implementation | rows | threads | time (s) | rows/s | x floor |" in table
     assert "cores" in table and "load average" in table
     rows = [line for line in table.splitlines() if line.startswith("| synthetic_xgboost |")]
-    for impl in ("xai", "native", "shap", "xai_interventional", "shap_interventional"):
+    for impl in ("predict", "xai", "native", "xai_interventional"):
         mine = [r for r in rows if f"| {LABELS[impl]} " in r or f"| {LABELS[impl]} (" in r]
         assert mine, f"no row for {impl}"
         for line in mine:
