@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 MODELS := sample_models
 REPORTS := reports
 
-.PHONY: setup demo audit-demo test lint browser clean bench dist validate-suite
+.PHONY: setup demo audit-demo test lint browser clean bench bench-check dist validate-suite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,11 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest
+
+# The benchmark scripts' smoke tests (pytest -m bench: quick sizes, a process per measurement),
+# left out of `make test` to keep it fast; .ci/run runs them after it.
+bench-check: $(STAMP)
+	$(BIN)/python -m pytest -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check xai_cli tests sample_data docs benchmarks tools

@@ -112,8 +112,12 @@ def permutation(text: str | None) -> Verdict:
     goal = "permutation importance >= 1.5x scikit-learn's, same values"
     if text is None:
         return Verdict(goal, None, "benchmarks/results/permutation.md not found")
-    speed = re.search(r"^\| xai permutation \| ([\d.,]+) \| ([\d.]+)x \|", text, re.M)
-    gap = re.search(r"Largest difference between the two importances: ([-+.\deE]+)", text)
+    # xai's default row ("xai permutation" or "xai permutation (how it predicted)"), not the
+    # "(library predictions)" comparison row
+    speed = re.search(r"^\| xai permutation(?: \((?!library predictions)[^|]*\))? \| "
+                      r"([\d.,]+) \| ([\d.]+)x \|", text, re.M)  # fmt: skip
+    gap = re.search(r"Largest difference (?:between the two importances:|from scikit-learn's "
+                    r"importances: xai) ([-+.\deE]+)", text)  # fmt: skip
     if not speed or not gap:
         return Verdict(goal, None, "permutation.md has no xai row or no difference line")
     ratio, diff = float(speed.group(2)), float(gap.group(1).rstrip("."))

@@ -1,5 +1,9 @@
 """Smoke test of the benchmark harness in quick mode: it runs end to end and writes the table.
 
+Marked ``bench``: these start a process per measurement and take a minute or two together, so
+``make test`` leaves them out and ``make bench-check`` runs them (``.ci/run`` does, after
+``make test``).
+
 Timings are never asserted (the machine is shared); only that every implementation produced a
 row with numbers, that xai's values matched the library's own, and that the file was written.
 """
@@ -12,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.run import LABELS, run
+
+pytestmark = pytest.mark.bench  # out of `make test`: `make bench-check` (CI runs it) runs them
 
 
 def test_quick_benchmark_writes_the_markdown_table(

@@ -112,6 +112,24 @@ def test_permutation_verdict_reads_speed_and_identical_values() -> None:
     assert goals.permutation(different).met is False
 
 
+def test_permutation_verdict_reads_the_tree_walk_format() -> None:
+    """The current format: xai's row says how it predicted, a library-predictions row beside it
+    (never read as xai's), and the difference line names xai first."""
+    text = (
+        "| scikit-learn permutation_importance | 7.06 | 1.0x |\n"
+        "| xai permutation (xai tree walk (checked)) | 1.60 | 4.42x |\n"
+        "| xai permutation (library predictions) | 8.47 | 0.83x |\n\n"
+        "Largest difference from scikit-learn's importances: xai 0.0e+00, xai with library "
+        "predictions 0.0e+00 (identical when 0).\n"
+    )
+    verdict = goals.permutation(text)
+    assert verdict.met is True and "4.42x" in verdict.detail
+    xai_row = "| xai permutation (xai tree walk (checked)) | 1.60 | 4.42x |\n"
+    only_library = text.replace(xai_row, "")
+    assert goals.permutation(only_library).met is None  # the library row is not xai's
+    assert goals.permutation(text.replace("xai 0.0e+00", "xai 3.0e-04")).met is False
+
+
 def test_streaming_verdicts_read_the_first_table() -> None:
     flat, below = goals.streaming(STREAMING)
     assert flat.met is True and "1.01x (458 vs 452 MB)" in flat.detail
